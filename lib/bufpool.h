@@ -23,7 +23,11 @@ struct bufpool_class {
 	unsigned count; /* buffers in the class */
 };
 
-/* Classes must be given in increasing size. Returns 0 or -errno. */
+/*
+ * Classes must be given in strictly increasing size. Start-up only: maps and
+ * populates every class now. Returns 0, -EINVAL (bad classes), -EOVERFLOW,
+ * -ENOMEM or mmap's -errno.
+ */
 int bufpool_create(struct bufpool **out, const struct bufpool_class *classes, unsigned nclasses);
 void bufpool_destroy(struct bufpool *bp);
 
@@ -33,11 +37,24 @@ void bufpool_destroy(struct bufpool *bp);
  * *cap (if not NULL) receives the buffer's real size.
  */
 void *bufpool_get(struct bufpool *bp, size_t len, size_t *cap);
+/*
+ * Returns buf to its class (O(1)); NULL is a no-op. A pointer that is not the
+ * start of one of this pool's buffers, or a buffer already free, is logged
+ * (rate-limited) and ignored, so the free lists stay exact. Under ASan, free
+ * buffers are poisoned.
+ */
 void bufpool_put(struct bufpool *bp, void *buf);
 
-/* buf_index of a buffer from this pool, for fixed I/O (-1 if not registered). */
+/*
+ * buf_index for fixed I/O of any address inside this pool's buffers: the class
+ * number, or -1 if the pool is not registered or buf is not from it.
+ */
 int bufpool_index(const struct bufpool *bp, const void *buf);
-/* Registers the class regions with r; buf_index = class number. */
+/*
+ * Registers the class regions with r; buf_index = class number. Once per pool,
+ * on r's thread. Returns 0, -EALREADY, or the reactor's -errno. Destroy r
+ * before the pool: the kernel keeps the pages pinned until then.
+ */
 int bufpool_register(struct bufpool *bp, struct reactor *r);
 
 /* Largest buffer the pool can hand out. */
