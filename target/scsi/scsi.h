@@ -98,6 +98,10 @@ struct scsi_cmd_priv {
 	uint32_t pos;           /* progress of multi-step commands */
 	uint8_t step;
 	uint8_t fua;
+	/* sbc.c: parked behind a COMPARE AND WRITE / ORWRITE of overlapping LBAs */
+	struct list_node wait_node;
+	int16_t scratch_index;  /* registered region of scratch or -1 */
+	uint8_t lock_slot;      /* sbc.c: 1 + index of the LBA-range lock held, 0 none */
 };
 
 struct scsi_cmd {
@@ -216,6 +220,9 @@ void scsi_lu_set_alua(struct scsi_lu *lu, const struct alua_table *tab);
 /* Sets every LU's table to tab. */
 void scsi_tgt_set_alua(struct scsi_tgt *t, const struct alua_table *tab);
 const struct alua_table *scsi_lu_alua(const struct scsi_lu *lu);
+/* Fills tab with the standalone table: TPG 1, active/optimized, holding every
+ * port of rel_ports[0..n) (at most ALUA_MAX_PORTS), version 1. Any thread. */
+void alua_table_standalone(struct alua_table *tab, const uint16_t *rel_ports, unsigned n);
 struct bdev *scsi_lu_bdev(const struct scsi_lu *lu);
 uint64_t scsi_lu_lun(const struct scsi_lu *lu);
 

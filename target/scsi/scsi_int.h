@@ -29,6 +29,7 @@ enum scsi_ua {
 	UA_CAPACITY_CHANGED,      /* 2A/09 */
 	UA_INQUIRY_CHANGED,       /* 3F/03 */
 	UA_LUNS_CHANGED,          /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
+	UA_MODE_CHANGED,          /* 2A/01 MODE PARAMETERS CHANGED */
 	UA__COUNT,
 };
 
@@ -40,6 +41,18 @@ enum scsi_ua {
 #define SOP_CONFLICT_EXEMPT (1u << 4) /* allowed despite a reservation held by others (SPC-4 5.13.1 table) */
 #define SOP_WRITES      (1u << 5) /* modifies the medium: refused on read-only LUs */
 #define SOP_RESV6_EXEMPT (1u << 6) /* allowed despite RESERVE(6) of another nexus */
+/*
+ * Persistent reservations (SPC-4 5.13.1 tables, SBC-3 4.17): a command with
+ * neither SOP_CONFLICT_EXEMPT nor SOP_PR_READ is "write class": it conflicts for
+ * a non-holder under Write Exclusive and Exclusive Access, and for an
+ * unregistered I_T nexus under every registrants-only/all-registrants type.
+ * SOP_PR_READ marks "read class" (READ, VERIFY, PRE-FETCH, GET LBA STATUS ...):
+ * allowed through Write Exclusive types, conflicting under Exclusive Access.
+ */
+#define SOP_PR_READ     (1u << 7)
+/* Needs a started LU: NOT READY, INITIALIZING COMMAND REQUIRED (04/02) after
+ * START STOP UNIT with START=0 (TEST UNIT READY, media access commands). */
+#define SOP_MEDIUM      (1u << 8)
 
 struct scsi_op_desc {
 	uint8_t opcode;
@@ -76,6 +89,7 @@ struct pr_registrant {
 	uint64_t key;
 	char initiator_port[TGT_NAME_MAX + 32]; /* "<iqn>,i,0x<isid>" */
 	uint16_t rel_port_id;
+	bool all_tg_pt;     /* registered through every target port (ALL_TG_PT=1) */
 };
 
 struct pr_state {
@@ -126,6 +140,7 @@ struct scsi_lu {
 	struct list_node inflight; /* scsi_cmd.lu_node of PENDING commands */
 	/* Mode page state that MODE SELECT may change (caching WCE etc.). */
 	bool wce;
+	bool swp;               /* control mode page SWP: software write protect */
 };
 
 struct scsi_tgt {
@@ -182,5 +197,174 @@ void scsi_cmd_set_sense_field(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint
 
 /* Copies min(len, c->xfer_len) of a response into c->buf; sets data_in_len. */
 void scsi_cmd_put_data(struct scsi_cmd *c, const void *data, uint32_t len);
+
+/*
+ * ---- Limits shared by spc.c (Block Limits / LBP VPD pages, MODE SENSE) and
+ * sbc.c (which enforces them). Change both sides together. ----
+ */
+/* Largest data transfer of one command (READ/WRITE/VERIFY ...). SBC: > this
+ * -> INVALID FIELD IN CDB. VPD B0h MAXIMUM TRANSFER LENGTH = this / block size. */
+#define SCSI_MAX_XFER_BYTES          (1u << 20)
+/* COMPARE AND WRITE NUMBER OF LOGICAL BLOCKS limit (VPD B0h byte 5; 2*N blocks
+ * of data-out must fit SCSI_MAX_XFER_BYTES at 4096-byte blocks). */
+#define SCSI_MAX_CAW_BLOCKS          128u
+/* UNMAP (thin LUs only; both are 0 in VPD B0h otherwise): total LBAs of one
+ * command and block descriptors in its parameter list. */
+#define SCSI_MAX_UNMAP_LBA_COUNT     (1u << 20)
+#define SCSI_MAX_UNMAP_DESCRIPTORS   64u
+/* WRITE SAME: NUMBER OF LOGICAL BLOCKS limit in bytes (VPD B0h MAXIMUM WRITE
+ * SAME LENGTH = this / block size). WSNZ=1: a WRITE SAME with 0 blocks ("to the
+ * end of the LU") is refused with INVALID FIELD IN CDB, never executed. */
+#define SCSI_MAX_WRITE_SAME_BYTES    (64u << 20)
+#define SCSI_WSNZ                    1
+/* Granularity we report (optimal transfer granularity, unmap granularity),
+ * in bytes: 4 KiB, the page size every backing store here aligns to. */
+#define SCSI_GRANULARITY_BYTES       4096u
+
+/* Logical block provisioning as both SBC (READ CAPACITY(16) LBPME/LBPRZ, UNMAP,
+ * WRITE SAME UNMAP, GET LBA STATUS) and SPC (VPD B2h) report it. */
+static inline bool scsi_lu_lbpme(const struct scsi_lu *lu)
+{
+	return lu->thin;
+}
+
+static inline bool scsi_lu_lbprz(const struct scsi_lu *lu)
+{
+	return lu->thin && lu->bdev && lu->bdev->discard_zeroes;
+}
+
+/* Write protection from the configuration/bdev or MODE SELECT (control page SWP). */
+static inline bool scsi_lu_write_protected(const struct scsi_lu *lu)
+{
+	return lu->read_only || lu->swp;
+}
+
+/*
+ * Response writer: builders append bytes; what lands beyond cap is counted but
+ * not stored, so the total (the length fields report) stays exact while the
+ * copy truncates to the allocation length (SPC-4 4.2.5.6). No allocation.
+ */
+struct scsi_out {
+	uint8_t *buf;
+	uint32_t cap;
+	uint32_t len; /* bytes of the full response so far */
+};
+
+static inline void scsi_out_init(struct scsi_out *o, void *buf, uint32_t cap)
+{
+	o->buf = buf;
+	o->cap = buf ? cap : 0;
+	o->len = 0;
+}
+
+/* Appends n bytes (data NULL: zeroes). */
+void scsi_out_put(struct scsi_out *o, const void *data, uint32_t n);
+void scsi_out_u8(struct scsi_out *o, uint8_t v);
+void scsi_out_be16(struct scsi_out *o, uint16_t v);
+void scsi_out_be32(struct scsi_out *o, uint32_t v);
+void scsi_out_be64(struct scsi_out *o, uint64_t v);
+/* Overwrites already appended bytes at off (for length fields), where they fit. */
+void scsi_out_set_u8(struct scsi_out *o, uint32_t off, uint8_t v);
+void scsi_out_set_be16(struct scsi_out *o, uint32_t off, uint16_t v);
+void scsi_out_set_be32(struct scsi_out *o, uint32_t off, uint32_t v);
+/* Starts a data-in response straight into c->buf (capacity min(xfer_len, buf_cap)). */
+void scsi_cmd_out(struct scsi_cmd *c, struct scsi_out *o);
+/* Ends it: data_in_len = min(full length, capacity), status GOOD. */
+void scsi_cmd_out_done(struct scsi_cmd *c, const struct scsi_out *o);
+
+/* The fixed-format sense bytes of a unit attention (for REQUEST SENSE too). */
+void scsi_ua_code(enum scsi_ua ua, uint8_t *asc, uint8_t *ascq);
+/* Pops the highest-priority UA of c's nexus for c's LU; false if none. */
+bool scsi_ua_pop(struct scsi_nexus *n, const struct scsi_lu *lu, enum scsi_ua *ua);
+/* Builds sense data (fixed 0x70 or, desc, descriptor 0x72) into buf[18]; returns length. */
+uint8_t scsi_sense_build(uint8_t *buf, bool desc, uint8_t key, uint8_t asc, uint8_t ascq);
+
+/*
+ * Asynchronous commands: an exec that returns SCSI_PENDING may call
+ * scsi_cmd_pending() to put c on lu->inflight, and must then finish with
+ * scsi_cmd_complete() (unlinks, calls c->done) instead of c->done() directly.
+ */
+void scsi_cmd_pending(struct scsi_cmd *c);
+void scsi_cmd_complete(struct scsi_cmd *c);
+
+/* The TPG of a relative target port in lu's table, or NULL. */
+const struct alua_tpg *alua_port_tpg(const struct scsi_lu *lu, uint16_t rel_port_id);
+/* Whether rel_port_id is a target port of lu (any port while no table is set). */
+bool alua_port_known(const struct scsi_lu *lu, uint16_t rel_port_id);
+
+/*
+ * ---- Persistent reservations as a pure state machine (SPC-4 5.13) ----
+ *
+ * pr.c parses PERSISTENT RESERVE OUT into a struct pr_out_req (plain data, no
+ * pointers: the cluster can ship it to the peer as is), then pr_apply() turns
+ * (pr_state, request) into the new pr_state and a struct pr_result, touching
+ * nothing else. The caller performs the effects the result names (status,
+ * unit attentions, task aborts). Applying the same requests in the same order
+ * on two nodes gives the same state.
+ */
+enum pr_out_sa {
+	PR_OUT_REGISTER = 0x0,
+	PR_OUT_RESERVE = 0x1,
+	PR_OUT_RELEASE = 0x2,
+	PR_OUT_CLEAR = 0x3,
+	PR_OUT_PREEMPT = 0x4,
+	PR_OUT_PREEMPT_ABORT = 0x5,
+	PR_OUT_REGISTER_IGNORE = 0x6,
+	PR_OUT_REGISTER_MOVE = 0x7,
+};
+
+enum pr_type {
+	PR_TYPE_WE = 0x1,
+	PR_TYPE_EA = 0x3,
+	PR_TYPE_WE_RO = 0x5,
+	PR_TYPE_EA_RO = 0x6,
+	PR_TYPE_WE_AR = 0x7,
+	PR_TYPE_EA_AR = 0x8,
+};
+
+struct pr_out_req {
+	uint8_t sa;       /* enum pr_out_sa */
+	uint8_t scope;    /* 0: LU_SCOPE */
+	uint8_t type;     /* enum pr_type */
+	bool all_tg_pt;
+	bool unreg;       /* REGISTER AND MOVE: drop the issuer's registration */
+	uint64_t key;     /* RESERVATION KEY */
+	uint64_t sa_key;  /* SERVICE ACTION RESERVATION KEY */
+	/* The issuing I_T nexus. */
+	char initiator_port[TGT_NAME_MAX + 32];
+	uint16_t rel_port_id;
+	/* REGISTER AND MOVE destination I_T nexus. */
+	char move_port[TGT_NAME_MAX + 32];
+	uint16_t move_rel_port_id;
+};
+
+enum pr_status {
+	PR_GOOD = 0,
+	PR_CONFLICT,            /* RESERVATION CONFLICT status */
+	PR_INVALID_FIELD_CDB,   /* ILLEGAL REQUEST 24/00 */
+	PR_INVALID_FIELD_PARAM, /* ILLEGAL REQUEST 26/00 */
+	PR_INVALID_RELEASE,     /* ILLEGAL REQUEST 26/04 */
+	PR_NO_RESOURCES,        /* ILLEGAL REQUEST 55/04 INSUFFICIENT REGISTRATION RESOURCES */
+};
+
+struct pr_result {
+	uint8_t status;   /* enum pr_status */
+	bool abort;       /* PREEMPT AND ABORT removed registrations: abort their tasks */
+	/* Unit attention per registration slot, 0 or (enum scsi_ua + 1). A slot
+	 * listed here keeps its initiator_port/rel_port_id/all_tg_pt even when its
+	 * registration was removed, until the next pr_apply(). */
+	uint8_t ua[PR_MAX_REGISTRANTS];
+};
+
+/* Applies one decoded PR OUT to pr. Pure: no I/O, no globals. Any thread that owns pr. */
+void pr_apply(struct pr_state *pr, const struct pr_out_req *req, struct pr_result *res);
+/* True when slot reg of pr belongs to the I_T nexus (initiator_port, rel_port_id). */
+bool pr_reg_matches(const struct pr_registrant *reg, const char *initiator_port,
+		    uint16_t rel_port_id);
+/* Registration slot of an I_T nexus, or -1. */
+int pr_find(const struct pr_state *pr, const char *initiator_port, uint16_t rel_port_id);
+/* RESERVE/RELEASE(6/10) under persistent reservations (SPC-4 5.13.3, CRH=1):
+ * 1 complete with GOOD and do nothing, 0 process as SPC-2, -1 RESERVATION CONFLICT. */
+int pr_crh_check(const struct pr_state *pr, const struct scsi_nexus *n);
 
 #endif
