@@ -51,6 +51,7 @@ struct bdev_io {
 	struct reactor_op rop;
 	uint32_t done;
 	uint8_t stage;
+	struct list_node node; /* the implementation's queues (completions, waiters) */
 };
 
 struct bdev_ops {
@@ -58,6 +59,16 @@ struct bdev_ops {
 	/* Queues io on r; 0 or -errno (nothing queued, cb will not run). */
 	int (*submit)(struct bdev *b, struct reactor *r, struct bdev_io *io);
 	void (*close)(struct bdev *b);
+	/*
+	 * Optional (NULL: every block reads as mapped). Provisioning status of the
+	 * blocks from offset (a multiple of the block size, < size): returns 1 when
+	 * they are mapped, 0 when deallocated, or -errno, and stores in *run how
+	 * many bytes from offset (a multiple of the block size, >= one block,
+	 * <= len) share that status. Synchronous and may block briefly (bdev_file
+	 * asks the file system with lseek SEEK_DATA/SEEK_HOLE): meant only for the
+	 * rare GET LBA STATUS command. Reactor thread.
+	 */
+	int (*map_status)(struct bdev *b, uint64_t offset, uint64_t len, uint64_t *run);
 };
 
 struct bdev {
@@ -77,6 +88,16 @@ static inline int bdev_submit(struct bdev *b, struct reactor *r, struct bdev_io 
 {
 	io->bdev = b;
 	return b->ops->submit(b, r, io);
+}
+
+/* Provisioning status of [offset, offset + len): see bdev_ops.map_status. */
+static inline int bdev_map_status(struct bdev *b, uint64_t offset, uint64_t len, uint64_t *run)
+{
+	if (!b->ops->map_status) {
+		*run = len;
+		return 1;
+	}
+	return b->ops->map_status(b, offset, len, run);
 }
 
 static inline void bdev_close(struct bdev *b)
