@@ -1471,6 +1471,8 @@ void config_print(FILE *f, const struct tgt_config *c, bool show_secrets)
 			l->block_size);
 		fprintf(f, "read_only = %s\ndirect = %s\n", l->read_only ? "yes" : "no",
 			l->no_direct ? "no" : "yes");
+		if (l->lu_id && l->lu_id == config_lu_id_derive(c->iqn, i))
+			fprintf(f, "; id: FNV-1a 64 of \"%s/%u\"\n", c->iqn, i);
 		if (l->lu_id)
 			fprintf(f, "id = %016" PRIx64 "\n", l->lu_id);
 	}

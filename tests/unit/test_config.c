@@ -1212,7 +1212,9 @@ static void test_print_round_trip(void **state)
 		assert_contains(buf, "size = 1G\n");
 		assert_contains(buf, "max_recv_dsl = 123456\n");
 		assert_contains(buf, "max_burst = 512K\n");
-		assert_contains(buf, "id = ea4adf37ab6be197\n");
+		assert_contains(buf, "; id: FNV-1a 64 of \"" IQN "/0\"\nid = ea4adf37ab6be197\n");
+		/* an explicit id gets no such comment */
+		assert_contains(buf, "direct = no\nid = 0123456789abcdef\n");
 	}
 	free(back);
 }
