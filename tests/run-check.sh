@@ -36,7 +36,7 @@ run_units() {
 	for t in "$dir"/tests/test_*; do
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
-		(cd "$(dirname "$t")" && timeout 300 "./$name") >"$log_dir/$name.$label.log" 2>&1
+		timeout 300 "$t" >"$log_dir/$name.$label.log" 2>&1
 		rc=$?
 		grep -E '^\[  (PASSED|FAILED) |^\[  ERROR' "$log_dir/$name.$label.log" | sed 's/^/    /'
 		tally_cmocka "$name ($label)" "$log_dir/$name.$label.log" "$rc"
