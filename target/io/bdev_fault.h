@@ -14,9 +14,10 @@
  *     a power loss would have left, then fails all I/O until power_on.
  *   - counts what reaches it per kind (FUA writes and FLUSHes included).
  *
- * When the journal (journal_bytes) is full, the oldest completed writes are
- * taken as written back by the cache (they become durable), as a real disk
- * may do at any time; stats.journal_overflows counts it.
+ * When a write does not fit the journal (journal_bytes), every completed
+ * write is taken as written back by the cache (durable), as a real disk may
+ * do at any time, and the journal starts over; a write larger than the whole
+ * journal passes through as durable. stats.journal_overflows counts both.
  *
  * Reactor thread only, one reactor per bdev_fault.
  */
