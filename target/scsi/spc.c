@@ -475,7 +475,7 @@ static const struct spc_mode_page *spc_mode_find(uint8_t page, uint8_t sub)
 
 static bool spc_is_ten(const struct scsi_cmd *c)
 {
-	return c->cdb[0] == 0x5a;
+	return c->cdb[0] == 0x5a || c->cdb[0] == 0x55;
 }
 
 static int spc_mode_sense_prepare(struct scsi_cmd *c)
