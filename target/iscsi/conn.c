@@ -223,6 +223,8 @@ struct iscsi_tx_slot *iscsi_conn_slot_fill(struct iscsi_conn *c, const uint8_t *
 	struct iscsi_tx_slot *s = &c->slots[c->slot_tail % ISCSI_TX_SLOTS];
 	uint32_t pad = (4 - (dlen & 3)) & 3;
 
+	/* DataSegmentLength always matches what is sent (RFC 7143 11.2.1.5). */
+	put_be24(s->hdr + 5, dlen);
 	s->hdr_len = ISCSI_BHS_LEN;
 	if (conn_tx_hdig(c)) {
 		crc32c_put_wire(s->hdr + ISCSI_BHS_LEN, crc32c(0, s->hdr, ISCSI_BHS_LEN));
@@ -684,9 +686,11 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 	c->closing = true;
 	c->state = CONN_CLOSING;
 	log_info("conn %s: closing (%s)", c->peer, why);
-	/* Makes the pending recv/send complete; the fd is closed once they have. */
+	/* Makes the pending recv/send complete; the fd is closed once they have.
+	 * Freeing happens only from the deferred flush or a completion, never
+	 * inside this call: callers keep using c until they return. */
 	shutdown(c->fd, SHUT_RDWR);
-	conn_maybe_free(c);
+	reactor_defer(c->tgt->reactor, &c->flush);
 }
 
 static void conn_maybe_free(struct iscsi_conn *c)
