@@ -640,15 +640,12 @@ static void task_start(struct iscsi_task *t, const uint8_t *bhs, const uint8_t *
 	if (rc == SCSI_DONE) {
 		t->status_ready = true;
 	} else if (c->dir == SCSI_DIR_WRITE) {
-		if (!t->write_bit || t->edtl < c->xfer_len) {
-			/* Less data than the CDB needs: refuse without writing anything
-			 * (FCP-4 9.4.2 b, as libiscsi's residual tests accept). */
-			scsi_cmd_set_sense(c, SK_ILLEGAL_REQUEST, 0x0e, 0x03);
-			t->status_ready = true;
-		} else {
-			t->want = c->xfer_len;
-			need = t->want;
-		}
+		/* RFC 7143 11.4.5.1 / FCP-4 9.4.2 a: when EDTL is below the CDB's
+		 * length, only EDTL bytes are requested and written (the SCSI layer
+		 * merges a partial last block), and the response says overflow.
+		 * The buffer covers the whole CDB length for that merge. */
+		t->want = MIN(c->xfer_len, t->write_bit ? t->edtl : 0);
+		need = c->xfer_len;
 	} else if (c->dir == SCSI_DIR_READ) {
 		need = c->xfer_len;
 	}

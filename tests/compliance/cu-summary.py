@@ -51,7 +51,13 @@ def parse(path):
         if "[SKIPPED]" in line:
             skipped = True
         s = line.strip()
-        if s.endswith("passed") and (s == "passed" or not s.startswith("[")):
+        if s.startswith("passed"):
+            record(results, order, test, "skipped" if skipped else "passed")
+            test = None
+        elif s.startswith("FAILED"):
+            record(results, order, test, "failed")
+            test = None
+        elif s.endswith("passed") and (s == "passed" or not s.startswith("[")):
             record(results, order, test, "skipped" if skipped else "passed")
             test = None
         elif s == "FAILED" or s.endswith("FAILED"):
