@@ -92,7 +92,8 @@ void scsi_lu_set_alua(struct scsi_lu *lu, const struct alua_table *tab)
 		return;
 	lu->alua = *tab;
 	alua_table_sanitize(&lu->alua);
-	list_for_each(pos, &lu->tgt->nexuses) {
+	list_for_each(pos, &lu->tgt->nexuses)
+	{
 		struct scsi_nexus *n = list_entry(pos, struct scsi_nexus, tgt_node);
 		uint8_t before = alua_table_port_state(&old, n->rel_port_id);
 		uint8_t after = alua_table_port_state(&lu->alua, n->rel_port_id);
@@ -171,7 +172,7 @@ static void alua_put_tpg(struct scsi_out *o, const struct alua_tpg *tpg)
  */
 uint32_t alua_build_rtpg(const struct scsi_lu *lu, bool extended, uint8_t *buf, uint32_t cap)
 {
-	struct alua_tpg implicit = { .id = 1, .state = ALUA_AO };
+	struct alua_tpg implicit = {.id = 1, .state = ALUA_AO};
 	struct scsi_out o;
 
 	scsi_out_init(&o, buf, cap);

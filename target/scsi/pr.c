@@ -117,8 +117,7 @@ static void pr_drop(struct pr_state *pr, struct pr_result *res, int s, int ua)
 }
 
 /* UA to every registrant except slot `me`. */
-static void pr_ua_others(const struct pr_state *pr, struct pr_result *res, int me,
-			 enum scsi_ua ua)
+static void pr_ua_others(const struct pr_state *pr, struct pr_result *res, int me, enum scsi_ua ua)
 {
 	for (int i = 0; i < PR_MAX_REGISTRANTS; i++)
 		if (pr->reg[i].used && i != me)
@@ -219,8 +218,8 @@ static uint8_t pr_do_reserve(struct pr_state *pr, const struct pr_out_req *q, in
 }
 
 /* SPC-4 5.13.11.2 RELEASE. */
-static uint8_t pr_do_release(struct pr_state *pr, const struct pr_out_req *q,
-			     struct pr_result *res, int me)
+static uint8_t pr_do_release(struct pr_state *pr, const struct pr_out_req *q, struct pr_result *res,
+			     int me)
 {
 	if (!pr_holds(pr, me))
 		return PR_GOOD; /* nothing reserved, or not ours: no-op */
@@ -261,8 +260,8 @@ static void pr_take_over(struct pr_state *pr, const struct pr_out_req *q, struct
 }
 
 /* SPC-4 5.13.11.4 PREEMPT and PREEMPT AND ABORT. */
-static uint8_t pr_do_preempt(struct pr_state *pr, const struct pr_out_req *q,
-			     struct pr_result *res, int me)
+static uint8_t pr_do_preempt(struct pr_state *pr, const struct pr_out_req *q, struct pr_result *res,
+			     int me)
 {
 	bool any;
 
@@ -295,8 +294,7 @@ static uint8_t pr_do_move(struct pr_state *pr, const struct pr_out_req *q, struc
 		return PR_CONFLICT;
 	if (q->sa_key == 0)
 		return PR_INVALID_FIELD_PARAM;
-	if (q->move_rel_port_id == q->rel_port_id &&
-	    strcmp(q->move_port, q->initiator_port) == 0)
+	if (q->move_rel_port_id == q->rel_port_id && strcmp(q->move_port, q->initiator_port) == 0)
 		return PR_INVALID_FIELD_PARAM;
 	dst = pr_find(pr, q->move_port, q->move_rel_port_id);
 	if (dst < 0)
@@ -466,8 +464,8 @@ static int pr_in_report_caps(struct scsi_cmd *c)
 {
 	static const uint8_t caps[8] = {
 		0x00, 0x08, /* LENGTH */
-		0x14,       /* CRH, ATP_C (SIP_C=0, PTPL_C=0) */
-		0x90,       /* TMV, ALLOW COMMANDS 001b: TUR through WE and EA; PTPL_A=0 */
+		0x14,	    /* CRH, ATP_C (SIP_C=0, PTPL_C=0) */
+		0x90,	    /* TMV, ALLOW COMMANDS 001b: TUR through WE and EA; PTPL_A=0 */
 		0xea, 0x01, /* WR_EX_AR EX_AC_RO WR_EX_RO EX_AC WR_EX | EX_AC_AR */
 		0x00, 0x00,
 	};
@@ -565,8 +563,7 @@ static bool pr_parse_transport_id(const uint8_t *p, uint32_t len, char *port, si
 }
 
 /* REGISTER AND MOVE parameter list (SPC-4 6.15.4): destination I_T nexus. */
-static bool pr_parse_move(struct scsi_cmd *c, const uint8_t *p, uint32_t len,
-			  struct pr_out_req *q)
+static bool pr_parse_move(struct scsi_cmd *c, const uint8_t *p, uint32_t len, struct pr_out_req *q)
 {
 	uint32_t tid_len = get_be32(&p[20]);
 
@@ -635,7 +632,8 @@ static void pr_effects(struct scsi_cmd *c, const struct pr_result *res)
 	struct scsi_tgt *t = lu->tgt;
 	struct list_node *pos;
 
-	list_for_each(pos, &t->nexuses) {
+	list_for_each(pos, &t->nexuses)
+	{
 		struct scsi_nexus *n = list_entry(pos, struct scsi_nexus, tgt_node);
 
 		if (n == c->nexus)
@@ -706,28 +704,53 @@ static int pr_release6_exec(struct scsi_cmd *c)
 	return SCSI_DONE;
 }
 
-#define PRIN_USAGE(sa) { 0x5e, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0 }
-#define PROUT_USAGE(sa) { 0x5f, sa, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0 }
+#define PRIN_USAGE(sa)                                                                             \
+	{                                                                                          \
+		0x5e, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0                                             \
+	}
+#define PROUT_USAGE(sa)                                                                            \
+	{                                                                                          \
+		0x5f, sa, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0                                    \
+	}
 #define PR_FLAGS (SOP_ALUA_STANDBY | SOP_CONFLICT_EXEMPT)
 
 #define PRIN(sa_, fn, nm)                                                                          \
-	{ .opcode = 0x5e, .sa = sa_, .has_sa = true, .cdb_len = 10, .flags = PR_FLAGS,             \
-	  .usage = PRIN_USAGE(sa_), .prepare = pr_in_prepare, .exec = fn, .name = nm }
+	{                                                                                          \
+		.opcode = 0x5e, .sa = sa_, .has_sa = true, .cdb_len = 10, .flags = PR_FLAGS,       \
+		.usage = PRIN_USAGE(sa_), .prepare = pr_in_prepare, .exec = fn, .name = nm         \
+	}
 #define PROUT(sa_, nm)                                                                             \
-	{ .opcode = 0x5f, .sa = sa_, .has_sa = true, .cdb_len = 10, .flags = PR_FLAGS,             \
-	  .usage = PROUT_USAGE(sa_), .prepare = pr_out_prepare, .exec = pr_out_exec, .name = nm }
+	{                                                                                          \
+		.opcode = 0x5f, .sa = sa_, .has_sa = true, .cdb_len = 10, .flags = PR_FLAGS,       \
+		.usage = PROUT_USAGE(sa_), .prepare = pr_out_prepare, .exec = pr_out_exec,         \
+		.name = nm                                                                         \
+	}
 
 const struct scsi_op_desc pr_ops[] = {
-	{ .opcode = 0x16, .cdb_len = 6, .flags = SOP_CONFLICT_EXEMPT,
-	  .usage = { 0x16, 0, 0, 0, 0, 0 }, .exec = pr_reserve6_exec, .name = "RESERVE(6)" },
-	{ .opcode = 0x17, .cdb_len = 6, .flags = SOP_CONFLICT_EXEMPT | SOP_RESV6_EXEMPT,
-	  .usage = { 0x17, 0, 0, 0, 0, 0 }, .exec = pr_release6_exec, .name = "RELEASE(6)" },
-	{ .opcode = 0x56, .cdb_len = 10, .flags = SOP_CONFLICT_EXEMPT,
-	  .usage = { 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, .exec = pr_reserve6_exec,
-	  .name = "RESERVE(10)" },
-	{ .opcode = 0x57, .cdb_len = 10, .flags = SOP_CONFLICT_EXEMPT | SOP_RESV6_EXEMPT,
-	  .usage = { 0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, .exec = pr_release6_exec,
-	  .name = "RELEASE(10)" },
+	{.opcode = 0x16,
+	 .cdb_len = 6,
+	 .flags = SOP_CONFLICT_EXEMPT,
+	 .usage = {0x16, 0, 0, 0, 0, 0},
+	 .exec = pr_reserve6_exec,
+	 .name = "RESERVE(6)"},
+	{.opcode = 0x17,
+	 .cdb_len = 6,
+	 .flags = SOP_CONFLICT_EXEMPT | SOP_RESV6_EXEMPT,
+	 .usage = {0x17, 0, 0, 0, 0, 0},
+	 .exec = pr_release6_exec,
+	 .name = "RELEASE(6)"},
+	{.opcode = 0x56,
+	 .cdb_len = 10,
+	 .flags = SOP_CONFLICT_EXEMPT,
+	 .usage = {0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	 .exec = pr_reserve6_exec,
+	 .name = "RESERVE(10)"},
+	{.opcode = 0x57,
+	 .cdb_len = 10,
+	 .flags = SOP_CONFLICT_EXEMPT | SOP_RESV6_EXEMPT,
+	 .usage = {0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	 .exec = pr_release6_exec,
+	 .name = "RELEASE(10)"},
 	PRIN(0x00, pr_in_read_keys, "PERSISTENT RESERVE IN/READ KEYS"),
 	PRIN(0x01, pr_in_read_reservation, "PERSISTENT RESERVE IN/READ RESERVATION"),
 	PRIN(0x02, pr_in_report_caps, "PERSISTENT RESERVE IN/REPORT CAPABILITIES"),

@@ -32,9 +32,9 @@ static const struct {
 	const struct scsi_op_desc *ops;
 	const unsigned *count;
 } scsi_tables[] = {
-	{ spc_ops, &spc_ops_count },
-	{ sbc_ops, &sbc_ops_count },
-	{ pr_ops, &pr_ops_count },
+	{spc_ops, &spc_ops_count},
+	{sbc_ops, &sbc_ops_count},
+	{pr_ops, &pr_ops_count},
 };
 
 /* Returns the descriptor of (opcode, sa), or NULL; *opcode_known says whether any
@@ -102,8 +102,8 @@ void scsi_cmd_set_sense(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t as
 }
 
 /* SPC-4 4.5.2.4.2 field pointer: which CDB (cd) or parameter byte/bit is wrong. */
-void scsi_cmd_set_sense_field(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq,
-			      bool cd, uint16_t field, int8_t bit)
+void scsi_cmd_set_sense_field(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq, bool cd,
+			      uint16_t field, int8_t bit)
 {
 	scsi_cmd_set_sense(c, key, asc, ascq);
 	c->sense[15] = 0x80 | (cd ? 0x40 : 0);
@@ -255,18 +255,18 @@ void scsi_cmd_complete(struct scsi_cmd *c)
 /* ---- unit attentions (SAM-5 5.14) ---- */
 
 static const uint8_t scsi_ua_sense[UA__COUNT][2] = {
-	[UA_POWER_ON] = { 0x29, 0x00 },
-	[UA_BUS_RESET] = { 0x29, 0x02 },
-	[UA_LUN_RESET] = { 0x29, 0x03 },
-	[UA_NEXUS_LOSS] = { 0x29, 0x07 },
-	[UA_RESERVATIONS_PREEMPTED] = { 0x2a, 0x03 },
-	[UA_RESERVATIONS_RELEASED] = { 0x2a, 0x04 },
-	[UA_REGISTRATIONS_PREEMPTED] = { 0x2a, 0x05 },
-	[UA_ALUA_CHANGED] = { 0x2a, 0x06 },
-	[UA_CAPACITY_CHANGED] = { 0x2a, 0x09 },
-	[UA_INQUIRY_CHANGED] = { 0x3f, 0x03 },
-	[UA_LUNS_CHANGED] = { 0x3f, 0x0e },
-	[UA_MODE_CHANGED] = { 0x2a, 0x01 },
+	[UA_POWER_ON] = {0x29, 0x00},
+	[UA_BUS_RESET] = {0x29, 0x02},
+	[UA_LUN_RESET] = {0x29, 0x03},
+	[UA_NEXUS_LOSS] = {0x29, 0x07},
+	[UA_RESERVATIONS_PREEMPTED] = {0x2a, 0x03},
+	[UA_RESERVATIONS_RELEASED] = {0x2a, 0x04},
+	[UA_REGISTRATIONS_PREEMPTED] = {0x2a, 0x05},
+	[UA_ALUA_CHANGED] = {0x2a, 0x06},
+	[UA_CAPACITY_CHANGED] = {0x2a, 0x09},
+	[UA_INQUIRY_CHANGED] = {0x3f, 0x03},
+	[UA_LUNS_CHANGED] = {0x3f, 0x0e},
+	[UA_MODE_CHANGED] = {0x2a, 0x01},
 };
 
 void scsi_ua_code(enum scsi_ua ua, uint8_t *asc, uint8_t *ascq)
@@ -287,7 +287,8 @@ void scsi_ua_raise_all(struct scsi_tgt *t, struct scsi_lu *lu, enum scsi_ua ua,
 {
 	struct list_node *pos;
 
-	list_for_each(pos, &t->nexuses) {
+	list_for_each(pos, &t->nexuses)
+	{
 		struct scsi_nexus *n = list_entry(pos, struct scsi_nexus, tgt_node);
 
 		if (n == except)
@@ -344,7 +345,8 @@ static bool scsi_check_usage(struct scsi_cmd *c, const struct scsi_op_desc *d)
 		bad = c->cdb[i] & (uint8_t)~allowed;
 		if (bad) {
 			scsi_cmd_set_sense_field(c, SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_CDB,
-						 true, (uint16_t)i, (int8_t)(31 - __builtin_clz(bad)));
+						 true, (uint16_t)i,
+						 (int8_t)(31 - __builtin_clz(bad)));
 			return false;
 		}
 	}
@@ -522,8 +524,8 @@ static void scsi_copy_ascii(char *dst, size_t cap, const char *src, const char *
 static void scsi_lu_make_naa(struct scsi_lu *lu)
 {
 	uint64_t vsid = ((uint64_t)0x43440u << 16) ^ ((lu->lu_id >> 44) ^ (lu->lu_id & 0xfffff));
-	uint64_t hi = (uint64_t)0x6 << 60 | (uint64_t)SCSI_NAA_COMPANY_ID << 36 |
-		      (vsid & 0xfffffffffull);
+	uint64_t hi =
+		(uint64_t)0x6 << 60 | (uint64_t)SCSI_NAA_COMPANY_ID << 36 | (vsid & 0xfffffffffull);
 
 	put_be64(lu->naa, hi);
 	put_be64(lu->naa + 8, lu->lu_id);
@@ -561,7 +563,8 @@ static void scsi_lu_announce(struct scsi_tgt *t, struct scsi_lu *lu)
 	struct list_node *pos;
 
 	scsi_ua_raise_all(t, NULL, UA_LUNS_CHANGED, NULL);
-	list_for_each(pos, &t->nexuses) {
+	list_for_each(pos, &t->nexuses)
+	{
 		struct scsi_nexus *n = list_entry(pos, struct scsi_nexus, tgt_node);
 
 		n->ua[lu->slot] = 1u << UA_POWER_ON;
@@ -695,7 +698,7 @@ static void scsi_lu_reset_state(struct scsi_lu *lu)
 
 	if (t->ops && t->ops->abort_tasks)
 		t->ops->abort_tasks(t, lu, NULL, t->ops_arg);
-	lu->resv6_holder = NULL;      /* SPC-2 5.5.1: released by LU reset */
+	lu->resv6_holder = NULL;       /* SPC-2 5.5.1: released by LU reset */
 	lu->removal_prevented = false; /* SPC-4 6.13: a reset ends prevention */
 }
 

@@ -18,28 +18,29 @@
 /* Unit attention conditions a nexus may hold per LU, highest priority first
  * (SAM-5 5.14: reported one at a time, each cleared when reported). */
 enum scsi_ua {
-	UA_POWER_ON = 0,          /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
-	UA_BUS_RESET,             /* 29/02 SCSI BUS RESET OCCURRED (target reset) */
-	UA_LUN_RESET,             /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
-	UA_NEXUS_LOSS,            /* 29/07 I_T NEXUS LOSS OCCURRED */
-	UA_RESERVATIONS_PREEMPTED,/* 2A/03 */
-	UA_RESERVATIONS_RELEASED, /* 2A/04 */
+	UA_POWER_ON = 0,	    /* 29/00 POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+	UA_BUS_RESET,		    /* 29/02 SCSI BUS RESET OCCURRED (target reset) */
+	UA_LUN_RESET,		    /* 29/03 BUS DEVICE RESET FUNCTION OCCURRED */
+	UA_NEXUS_LOSS,		    /* 29/07 I_T NEXUS LOSS OCCURRED */
+	UA_RESERVATIONS_PREEMPTED,  /* 2A/03 */
+	UA_RESERVATIONS_RELEASED,   /* 2A/04 */
 	UA_REGISTRATIONS_PREEMPTED, /* 2A/05 */
-	UA_ALUA_CHANGED,          /* 2A/06 ASYMMETRIC ACCESS STATE CHANGED */
-	UA_CAPACITY_CHANGED,      /* 2A/09 */
-	UA_INQUIRY_CHANGED,       /* 3F/03 */
-	UA_LUNS_CHANGED,          /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
-	UA_MODE_CHANGED,          /* 2A/01 MODE PARAMETERS CHANGED */
+	UA_ALUA_CHANGED,	    /* 2A/06 ASYMMETRIC ACCESS STATE CHANGED */
+	UA_CAPACITY_CHANGED,	    /* 2A/09 */
+	UA_INQUIRY_CHANGED,	    /* 3F/03 */
+	UA_LUNS_CHANGED,	    /* 3F/0E REPORTED LUNS DATA HAS CHANGED */
+	UA_MODE_CHANGED,	    /* 2A/01 MODE PARAMETERS CHANGED */
 	UA__COUNT,
 };
 
 /* Flags of an op descriptor. */
-#define SOP_NO_UA       (1u << 0) /* INQUIRY, REPORT LUNS, REQUEST SENSE: UA not reported/cleared */
-#define SOP_NO_LU       (1u << 1) /* valid for a LUN that does not exist (REPORT LUNS, INQUIRY) */
+#define SOP_NO_UA	 (1u << 0) /* INQUIRY, REPORT LUNS, REQUEST SENSE: UA not reported/cleared */
+#define SOP_NO_LU	 (1u << 1) /* valid for a LUN that does not exist (REPORT LUNS, INQUIRY) */
 #define SOP_ALUA_STANDBY (1u << 2) /* allowed in standby (SPC-4 5.9.2.4.4) */
 #define SOP_ALUA_UNAVAIL (1u << 3) /* allowed in unavailable/offline/transitioning */
-#define SOP_CONFLICT_EXEMPT (1u << 4) /* allowed despite a reservation held by others (SPC-4 5.13.1 table) */
-#define SOP_WRITES      (1u << 5) /* modifies the medium: refused on read-only LUs */
+#define SOP_CONFLICT_EXEMPT                                                                        \
+	(1u << 4) /* allowed despite a reservation held by others (SPC-4 5.13.1 table) */
+#define SOP_WRITES	 (1u << 5) /* modifies the medium: refused on read-only LUs */
 #define SOP_RESV6_EXEMPT (1u << 6) /* allowed despite RESERVE(6) of another nexus */
 /*
  * Persistent reservations (SPC-4 5.13.1 tables, SBC-3 4.17): a command with
@@ -49,14 +50,14 @@ enum scsi_ua {
  * SOP_PR_READ marks "read class" (READ, VERIFY, PRE-FETCH, GET LBA STATUS ...):
  * allowed through Write Exclusive types, conflicting under Exclusive Access.
  */
-#define SOP_PR_READ     (1u << 7)
+#define SOP_PR_READ (1u << 7)
 /* Needs a started LU: NOT READY, INITIALIZING COMMAND REQUIRED (04/02) after
  * START STOP UNIT with START=0 (TEST UNIT READY, media access commands). */
-#define SOP_MEDIUM      (1u << 8)
+#define SOP_MEDIUM (1u << 8)
 
 struct scsi_op_desc {
 	uint8_t opcode;
-	uint8_t sa;             /* service action, when has_sa */
+	uint8_t sa; /* service action, when has_sa */
 	bool has_sa;
 	uint8_t cdb_len;
 	uint32_t flags;
@@ -89,16 +90,16 @@ struct pr_registrant {
 	uint64_t key;
 	char initiator_port[TGT_NAME_MAX + 32]; /* "<iqn>,i,0x<isid>" */
 	uint16_t rel_port_id;
-	bool all_tg_pt;     /* registered through every target port (ALL_TG_PT=1) */
+	bool all_tg_pt; /* registered through every target port (ALL_TG_PT=1) */
 };
 
 struct pr_state {
 	uint32_t generation;
 	struct pr_registrant reg[PR_MAX_REGISTRANTS];
-	int holder;         /* index into reg of the reservation holder, -1 none; for
+	int holder;    /* index into reg of the reservation holder, -1 none; for
 	                       all-registrants types any registrant holds it */
-	uint8_t type;       /* PR type when holder >= 0 (or all-registrants active) */
-	bool reserved;      /* a persistent reservation exists */
+	uint8_t type;  /* PR type when holder >= 0 (or all-registrants active) */
+	bool reserved; /* a persistent reservation exists */
 	bool aptpl;
 };
 
@@ -117,7 +118,7 @@ struct scsi_nexus {
 
 struct scsi_lu {
 	struct scsi_tgt *tgt;
-	unsigned slot;          /* index in tgt->lus, also the UA index */
+	unsigned slot; /* index in tgt->lus, also the UA index */
 	uint64_t lun;
 	struct bdev *bdev;
 	uint64_t lu_id;
@@ -127,12 +128,12 @@ struct scsi_lu {
 	bool read_only;
 	bool thin;
 	bool removal_prevented; /* PREVENT ALLOW MEDIUM REMOVAL (state only) */
-	bool stopped;           /* START STOP UNIT with START=0 */
+	bool stopped;		/* START STOP UNIT with START=0 */
 	char vendor[9];
 	char product[17];
 	char revision[5];
-	char serial[33];        /* VPD 0x80, derived from lu_id */
-	uint8_t naa[16];        /* VPD 0x83 NAA IEEE Registered Extended */
+	char serial[33]; /* VPD 0x80, derived from lu_id */
+	uint8_t naa[16]; /* VPD 0x83 NAA IEEE Registered Extended */
 	struct alua_table alua;
 	/* SPC-2 RESERVE(6/10): holder nexus or NULL. */
 	struct scsi_nexus *resv6_holder;
@@ -140,7 +141,7 @@ struct scsi_lu {
 	struct list_node inflight; /* scsi_cmd.lu_node of PENDING commands */
 	/* Mode page state that MODE SELECT may change (caching WCE etc.). */
 	bool wce;
-	bool swp;               /* control mode page SWP: software write protect */
+	bool swp; /* control mode page SWP: software write protect */
 };
 
 struct scsi_tgt {
@@ -175,25 +176,25 @@ bool pr_conflicts(const struct scsi_cmd *c, const struct scsi_op_desc *d);
 void pr_nexus_gone(struct scsi_lu *lu, struct scsi_nexus *n);
 
 /* Helpers shared by spc.c and sbc.c. */
-#define SCSI_ASC_INVALID_OPCODE       0x20, 0x00
-#define SCSI_ASC_LBA_OUT_OF_RANGE     0x21, 0x00
-#define SCSI_ASC_INVALID_FIELD_CDB    0x24, 0x00
-#define SCSI_ASC_INVALID_FIELD_PARAM  0x26, 0x00
-#define SCSI_ASC_PARAM_LIST_LENGTH    0x1a, 0x00
-#define SCSI_ASC_WRITE_PROTECTED      0x27, 0x00
-#define SCSI_ASC_LU_NOT_SUPPORTED     0x25, 0x00
-#define SCSI_ASC_MISCOMPARE_VERIFY    0x1d, 0x00
-#define SCSI_ASC_SAVING_PARAMS_UNSUP  0x39, 0x00
-#define SCSI_ASC_READ_ERROR           0x11, 0x00
-#define SCSI_ASC_WRITE_ERROR          0x0c, 0x00
-#define SCSI_ASC_INTERNAL_FAILURE     0x44, 0x00
-#define SCSI_ASC_SPACE_ALLOC_FAILED   0x27, 0x07
-#define SCSI_ASC_NOT_READY_STOPPED    0x04, 0x02
-#define SCSI_ASC_INVALID_RELEASE_PR   0x26, 0x04
+#define SCSI_ASC_INVALID_OPCODE	     0x20, 0x00
+#define SCSI_ASC_LBA_OUT_OF_RANGE    0x21, 0x00
+#define SCSI_ASC_INVALID_FIELD_CDB   0x24, 0x00
+#define SCSI_ASC_INVALID_FIELD_PARAM 0x26, 0x00
+#define SCSI_ASC_PARAM_LIST_LENGTH   0x1a, 0x00
+#define SCSI_ASC_WRITE_PROTECTED     0x27, 0x00
+#define SCSI_ASC_LU_NOT_SUPPORTED    0x25, 0x00
+#define SCSI_ASC_MISCOMPARE_VERIFY   0x1d, 0x00
+#define SCSI_ASC_SAVING_PARAMS_UNSUP 0x39, 0x00
+#define SCSI_ASC_READ_ERROR	     0x11, 0x00
+#define SCSI_ASC_WRITE_ERROR	     0x0c, 0x00
+#define SCSI_ASC_INTERNAL_FAILURE    0x44, 0x00
+#define SCSI_ASC_SPACE_ALLOC_FAILED  0x27, 0x07
+#define SCSI_ASC_NOT_READY_STOPPED   0x04, 0x02
+#define SCSI_ASC_INVALID_RELEASE_PR  0x26, 0x04
 
 /* Sense with the SKSV field pointer (SPC-4 4.5.2.4.2): field in CDB (cd=1) or parameter data. */
-void scsi_cmd_set_sense_field(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq,
-			      bool cd, uint16_t field, int8_t bit);
+void scsi_cmd_set_sense_field(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq, bool cd,
+			      uint16_t field, int8_t bit);
 
 /* Copies min(len, c->xfer_len) of a response into c->buf; sets data_in_len. */
 void scsi_cmd_put_data(struct scsi_cmd *c, const void *data, uint32_t len);
@@ -204,22 +205,22 @@ void scsi_cmd_put_data(struct scsi_cmd *c, const void *data, uint32_t len);
  */
 /* Largest data transfer of one command (READ/WRITE/VERIFY ...). SBC: > this
  * -> INVALID FIELD IN CDB. VPD B0h MAXIMUM TRANSFER LENGTH = this / block size. */
-#define SCSI_MAX_XFER_BYTES          (1u << 20)
+#define SCSI_MAX_XFER_BYTES (1u << 20)
 /* COMPARE AND WRITE NUMBER OF LOGICAL BLOCKS limit (VPD B0h byte 5; 2*N blocks
  * of data-out must fit SCSI_MAX_XFER_BYTES at 4096-byte blocks). */
-#define SCSI_MAX_CAW_BLOCKS          128u
+#define SCSI_MAX_CAW_BLOCKS 128u
 /* UNMAP (thin LUs only; both are 0 in VPD B0h otherwise): total LBAs of one
  * command and block descriptors in its parameter list. */
-#define SCSI_MAX_UNMAP_LBA_COUNT     (1u << 20)
-#define SCSI_MAX_UNMAP_DESCRIPTORS   64u
+#define SCSI_MAX_UNMAP_LBA_COUNT   (1u << 20)
+#define SCSI_MAX_UNMAP_DESCRIPTORS 64u
 /* WRITE SAME: NUMBER OF LOGICAL BLOCKS limit in bytes (VPD B0h MAXIMUM WRITE
  * SAME LENGTH = this / block size). WSNZ=1: a WRITE SAME with 0 blocks ("to the
  * end of the LU") is refused with INVALID FIELD IN CDB, never executed. */
-#define SCSI_MAX_WRITE_SAME_BYTES    (64u << 20)
-#define SCSI_WSNZ                    1
+#define SCSI_MAX_WRITE_SAME_BYTES (64u << 20)
+#define SCSI_WSNZ		  1
 /* Granularity we report (optimal transfer granularity, unmap granularity),
  * in bytes: 4 KiB, the page size every backing store here aligns to. */
-#define SCSI_GRANULARITY_BYTES       4096u
+#define SCSI_GRANULARITY_BYTES 4096u
 
 /* Logical block provisioning as both SBC (READ CAPACITY(16) LBPME/LBPRZ, UNMAP,
  * WRITE SAME UNMAP, GET LBA STATUS) and SPC (VPD B2h) report it. */
@@ -323,13 +324,13 @@ enum pr_type {
 };
 
 struct pr_out_req {
-	uint8_t sa;       /* enum pr_out_sa */
-	uint8_t scope;    /* 0: LU_SCOPE */
-	uint8_t type;     /* enum pr_type */
+	uint8_t sa;    /* enum pr_out_sa */
+	uint8_t scope; /* 0: LU_SCOPE */
+	uint8_t type;  /* enum pr_type */
 	bool all_tg_pt;
-	bool unreg;       /* REGISTER AND MOVE: drop the issuer's registration */
-	uint64_t key;     /* RESERVATION KEY */
-	uint64_t sa_key;  /* SERVICE ACTION RESERVATION KEY */
+	bool unreg;	 /* REGISTER AND MOVE: drop the issuer's registration */
+	uint64_t key;	 /* RESERVATION KEY */
+	uint64_t sa_key; /* SERVICE ACTION RESERVATION KEY */
 	/* The issuing I_T nexus. */
 	char initiator_port[TGT_NAME_MAX + 32];
 	uint16_t rel_port_id;
@@ -340,16 +341,16 @@ struct pr_out_req {
 
 enum pr_status {
 	PR_GOOD = 0,
-	PR_CONFLICT,            /* RESERVATION CONFLICT status */
-	PR_INVALID_FIELD_CDB,   /* ILLEGAL REQUEST 24/00 */
+	PR_CONFLICT,		/* RESERVATION CONFLICT status */
+	PR_INVALID_FIELD_CDB,	/* ILLEGAL REQUEST 24/00 */
 	PR_INVALID_FIELD_PARAM, /* ILLEGAL REQUEST 26/00 */
-	PR_INVALID_RELEASE,     /* ILLEGAL REQUEST 26/04 */
-	PR_NO_RESOURCES,        /* ILLEGAL REQUEST 55/04 INSUFFICIENT REGISTRATION RESOURCES */
+	PR_INVALID_RELEASE,	/* ILLEGAL REQUEST 26/04 */
+	PR_NO_RESOURCES,	/* ILLEGAL REQUEST 55/04 INSUFFICIENT REGISTRATION RESOURCES */
 };
 
 struct pr_result {
-	uint8_t status;   /* enum pr_status */
-	bool abort;       /* PREEMPT AND ABORT removed registrations: abort their tasks */
+	uint8_t status; /* enum pr_status */
+	bool abort;	/* PREEMPT AND ABORT removed registrations: abort their tasks */
 	/* Unit attention per registration slot, 0 or (enum scsi_ua + 1). A slot
 	 * listed here keeps its initiator_port/rel_port_id/all_tg_pt even when its
 	 * registration was removed, until the next pr_apply(). */

@@ -16,14 +16,15 @@
 #include "target/scsi/scsi_int.h"
 
 /* Version descriptors (SPC-4 table "Version descriptor values"). */
-#define VD_SAM5  0x00a0
+#define VD_SAM5	 0x00a0
 #define VD_ISCSI 0x0960
-#define VD_SPC4  0x0460
-#define VD_SBC3  0x04c0
+#define VD_SPC4	 0x0460
+#define VD_SBC3	 0x04c0
 
 static int spc_bad_cdb(struct scsi_cmd *c, uint16_t byte, int8_t bit)
 {
-	scsi_cmd_set_sense_field(c, SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_CDB, true, byte, bit);
+	scsi_cmd_set_sense_field(c, SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_CDB, true, byte,
+				 bit);
 	return SCSI_DONE;
 }
 
@@ -123,16 +124,16 @@ static unsigned spc_lu_port_count(const struct scsi_lu *lu)
 static void spc_inquiry_std(struct scsi_cmd *c, struct scsi_out *o)
 {
 	const struct scsi_lu *lu = c->lu;
-	static const uint16_t vd[] = { VD_SAM5, VD_ISCSI, VD_SPC4, VD_SBC3 };
+	static const uint16_t vd[] = {VD_SAM5, VD_ISCSI, VD_SPC4, VD_SBC3};
 
 	scsi_out_u8(o, lu ? 0x00 : 0x7f); /* PQ 000b/PDT 0 (disk), or 011b/1Fh: no LU */
-	scsi_out_u8(o, 0);                /* RMB=0: not removable */
-	scsi_out_u8(o, 0x06);             /* VERSION: SPC-4 */
-	scsi_out_u8(o, 0x12);             /* HISUP, RESPONSE DATA FORMAT 2 */
-	scsi_out_u8(o, 96 - 5);           /* ADDITIONAL LENGTH */
-	scsi_out_u8(o, 0x10);             /* TPGS 01b: implicit ALUA only */
+	scsi_out_u8(o, 0);		  /* RMB=0: not removable */
+	scsi_out_u8(o, 0x06);		  /* VERSION: SPC-4 */
+	scsi_out_u8(o, 0x12);		  /* HISUP, RESPONSE DATA FORMAT 2 */
+	scsi_out_u8(o, 96 - 5);		  /* ADDITIONAL LENGTH */
+	scsi_out_u8(o, 0x10);		  /* TPGS 01b: implicit ALUA only */
 	scsi_out_u8(o, lu && spc_lu_port_count(lu) > 1 ? 0x10 : 0); /* MULTIP */
-	scsi_out_u8(o, 0x02);             /* CMDQUE */
+	scsi_out_u8(o, 0x02);					    /* CMDQUE */
 	spc_out_ascii(o, lu ? lu->vendor : "CLUSTERD", 8);
 	spc_out_ascii(o, lu ? lu->product : "", 16);
 	spc_out_ascii(o, lu ? lu->revision : "", 4);
@@ -142,7 +143,7 @@ static void spc_inquiry_std(struct scsi_cmd *c, struct scsi_out *o)
 	scsi_out_put(o, NULL, 96 - o->len);
 }
 
-static const uint8_t spc_vpd_pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+static const uint8_t spc_vpd_pages[] = {0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2};
 
 /* VPD 00h Supported VPD Pages (SPC-4 7.8.16). */
 static void spc_vpd_supported(struct scsi_cmd *c, struct scsi_out *o)
@@ -234,7 +235,7 @@ static void spc_vpd_block_limits(struct scsi_cmd *c, struct scsi_out *o)
 	scsi_out_be16(o, (uint16_t)spc_granularity(lu));
 	scsi_out_be32(o, spc_blocks(lu, SCSI_MAX_XFER_BYTES));
 	scsi_out_be32(o, spc_blocks(lu, SCSI_MAX_XFER_BYTES)); /* optimal = maximum */
-	scsi_out_be32(o, 0);                                   /* max prefetch: not reported */
+	scsi_out_be32(o, 0);				       /* max prefetch: not reported */
 	scsi_out_be32(o, unmap ? SCSI_MAX_UNMAP_LBA_COUNT : 0);
 	scsi_out_be32(o, unmap ? SCSI_MAX_UNMAP_DESCRIPTORS : 0);
 	scsi_out_be32(o, unmap ? spc_granularity(lu) : 0);
@@ -435,10 +436,10 @@ static void spc_mp_iec(const struct scsi_lu *lu, uint8_t *p, enum spc_pc pc)
 
 /* In ascending page, then subpage, order (SPC-4 6.11: pages of 3Fh come in order). */
 static const struct spc_mode_page spc_mode_pages[] = {
-	{ 0x08, 0x00, 20, spc_mp_caching },
-	{ 0x0a, 0x00, 12, spc_mp_control },
-	{ 0x0a, 0x01, 32, spc_mp_control_ext },
-	{ 0x1c, 0x00, 12, spc_mp_iec },
+	{0x08, 0x00, 20, spc_mp_caching},
+	{0x0a, 0x00, 12, spc_mp_control},
+	{0x0a, 0x01, 32, spc_mp_control_ext},
+	{0x1c, 0x00, 12, spc_mp_iec},
 };
 
 #define SPC_MODE_PAGE_MAX 32
@@ -541,7 +542,7 @@ static int spc_mode_sense_exec(struct scsi_cmd *c)
 		spc_mode_block_desc(lu, &o, longlba);
 	for (unsigned i = 0; i < ARRAY_SIZE(spc_mode_pages); i++) {
 		const struct spc_mode_page *mp = &spc_mode_pages[i];
-		uint8_t p[SPC_MODE_PAGE_MAX] = { 0 };
+		uint8_t p[SPC_MODE_PAGE_MAX] = {0};
 
 		if (!spc_mode_selects(mp, page, sub))
 			continue;
@@ -592,11 +593,11 @@ static int spc_mode_select_bd(struct scsi_cmd *c, const uint8_t *p, uint32_t off
  * With apply, the changeable bits are taken. Returns SCSI_OK and *plen, or
  * SCSI_DONE with sense set.
  */
-static int spc_mode_select_page(struct scsi_cmd *c, const uint8_t *p, uint32_t off,
-				uint32_t len, bool apply, uint32_t *plen)
+static int spc_mode_select_page(struct scsi_cmd *c, const uint8_t *p, uint32_t off, uint32_t len,
+				bool apply, uint32_t *plen)
 {
 	const struct spc_mode_page *mp;
-	uint8_t cur[SPC_MODE_PAGE_MAX] = { 0 }, chg[SPC_MODE_PAGE_MAX] = { 0 };
+	uint8_t cur[SPC_MODE_PAGE_MAX] = {0}, chg[SPC_MODE_PAGE_MAX] = {0};
 	bool spf = p[off] & 0x40;
 	uint8_t sub = 0;
 
@@ -839,49 +840,94 @@ static int spc_rsoc_exec(struct scsi_cmd *c)
 
 /* ---- the table ---- */
 
-#define F_INFO (SOP_NO_UA | SOP_NO_LU | SOP_ALUA_STANDBY | SOP_ALUA_UNAVAIL | \
-		SOP_CONFLICT_EXEMPT | SOP_RESV6_EXEMPT)
+#define F_INFO                                                                                     \
+	(SOP_NO_UA | SOP_NO_LU | SOP_ALUA_STANDBY | SOP_ALUA_UNAVAIL | SOP_CONFLICT_EXEMPT |       \
+	 SOP_RESV6_EXEMPT)
 
 const struct scsi_op_desc spc_ops[] = {
-	{ .opcode = 0x00, .cdb_len = 6, .flags = SOP_CONFLICT_EXEMPT | SOP_MEDIUM,
-	  .usage = { 0x00, 0, 0, 0, 0, 0 }, .exec = spc_tur_exec, .name = "TEST UNIT READY" },
-	{ .opcode = 0x03, .cdb_len = 6, .flags = F_INFO, .usage = { 0x03, 0x01, 0, 0, 0xff, 0 },
-	  .prepare = spc_request_sense_prepare, .exec = spc_request_sense_exec,
-	  .name = "REQUEST SENSE" },
-	{ .opcode = 0x12, .cdb_len = 6, .flags = F_INFO,
-	  .usage = { 0x12, 0x01, 0xff, 0xff, 0xff, 0 }, .prepare = spc_inquiry_prepare,
-	  .exec = spc_inquiry_exec, .name = "INQUIRY" },
-	{ .opcode = 0x15, .cdb_len = 6, .flags = SOP_ALUA_STANDBY,
-	  .usage = { 0x15, 0x10, 0, 0, 0xff, 0 }, .prepare = spc_mode_select_prepare,
-	  .exec = spc_mode_select_exec, .name = "MODE SELECT(6)" },
-	{ .opcode = 0x1a, .cdb_len = 6, .flags = SOP_ALUA_STANDBY,
-	  .usage = { 0x1a, 0x08, 0xff, 0xff, 0xff, 0 }, .prepare = spc_mode_sense_prepare,
-	  .exec = spc_mode_sense_exec, .name = "MODE SENSE(6)" },
-	{ .opcode = 0x1b, .cdb_len = 6, .usage = { 0x1b, 0x01, 0, 0x0f, 0xf7, 0 },
-	  .exec = spc_start_stop_exec, .name = "START STOP UNIT" },
-	{ .opcode = 0x1e, .cdb_len = 6, .usage = { 0x1e, 0, 0, 0, 0x03, 0 },
-	  .exec = spc_prevent_allow_exec, .name = "PREVENT ALLOW MEDIUM REMOVAL" },
-	{ .opcode = 0x55, .cdb_len = 10, .flags = SOP_ALUA_STANDBY,
-	  .usage = { 0x55, 0x10, 0, 0, 0, 0, 0, 0xff, 0xff, 0 },
-	  .prepare = spc_mode_select_prepare, .exec = spc_mode_select_exec,
-	  .name = "MODE SELECT(10)" },
-	{ .opcode = 0x5a, .cdb_len = 10, .flags = SOP_ALUA_STANDBY,
-	  .usage = { 0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0 },
-	  .prepare = spc_mode_sense_prepare, .exec = spc_mode_sense_exec,
-	  .name = "MODE SENSE(10)" },
-	{ .opcode = 0xa0, .cdb_len = 12, .flags = F_INFO,
-	  .usage = { 0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 },
-	  .prepare = spc_report_luns_prepare, .exec = spc_report_luns_exec,
-	  .name = "REPORT LUNS" },
-	{ .opcode = 0xa3, .sa = 0x0a, .has_sa = true, .cdb_len = 12,
-	  .flags = SOP_ALUA_STANDBY | SOP_ALUA_UNAVAIL | SOP_CONFLICT_EXEMPT,
-	  .usage = { 0xa3, 0xea, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 },
-	  .prepare = spc_rtpg_prepare, .exec = spc_rtpg_exec, .name = "REPORT TARGET PORT GROUPS" },
-	{ .opcode = 0xa3, .sa = 0x0c, .has_sa = true, .cdb_len = 12,
-	  .flags = SOP_ALUA_STANDBY | SOP_ALUA_UNAVAIL | SOP_CONFLICT_EXEMPT,
-	  .usage = { 0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 },
-	  .prepare = spc_rsoc_prepare, .exec = spc_rsoc_exec,
-	  .name = "REPORT SUPPORTED OPERATION CODES" },
+	{.opcode = 0x00,
+	 .cdb_len = 6,
+	 .flags = SOP_CONFLICT_EXEMPT | SOP_MEDIUM,
+	 .usage = {0x00, 0, 0, 0, 0, 0},
+	 .exec = spc_tur_exec,
+	 .name = "TEST UNIT READY"},
+	{.opcode = 0x03,
+	 .cdb_len = 6,
+	 .flags = F_INFO,
+	 .usage = {0x03, 0x01, 0, 0, 0xff, 0},
+	 .prepare = spc_request_sense_prepare,
+	 .exec = spc_request_sense_exec,
+	 .name = "REQUEST SENSE"},
+	{.opcode = 0x12,
+	 .cdb_len = 6,
+	 .flags = F_INFO,
+	 .usage = {0x12, 0x01, 0xff, 0xff, 0xff, 0},
+	 .prepare = spc_inquiry_prepare,
+	 .exec = spc_inquiry_exec,
+	 .name = "INQUIRY"},
+	{.opcode = 0x15,
+	 .cdb_len = 6,
+	 .flags = SOP_ALUA_STANDBY,
+	 .usage = {0x15, 0x10, 0, 0, 0xff, 0},
+	 .prepare = spc_mode_select_prepare,
+	 .exec = spc_mode_select_exec,
+	 .name = "MODE SELECT(6)"},
+	{.opcode = 0x1a,
+	 .cdb_len = 6,
+	 .flags = SOP_ALUA_STANDBY,
+	 .usage = {0x1a, 0x08, 0xff, 0xff, 0xff, 0},
+	 .prepare = spc_mode_sense_prepare,
+	 .exec = spc_mode_sense_exec,
+	 .name = "MODE SENSE(6)"},
+	{.opcode = 0x1b,
+	 .cdb_len = 6,
+	 .usage = {0x1b, 0x01, 0, 0x0f, 0xf7, 0},
+	 .exec = spc_start_stop_exec,
+	 .name = "START STOP UNIT"},
+	{.opcode = 0x1e,
+	 .cdb_len = 6,
+	 .usage = {0x1e, 0, 0, 0, 0x03, 0},
+	 .exec = spc_prevent_allow_exec,
+	 .name = "PREVENT ALLOW MEDIUM REMOVAL"},
+	{.opcode = 0x55,
+	 .cdb_len = 10,
+	 .flags = SOP_ALUA_STANDBY,
+	 .usage = {0x55, 0x10, 0, 0, 0, 0, 0, 0xff, 0xff, 0},
+	 .prepare = spc_mode_select_prepare,
+	 .exec = spc_mode_select_exec,
+	 .name = "MODE SELECT(10)"},
+	{.opcode = 0x5a,
+	 .cdb_len = 10,
+	 .flags = SOP_ALUA_STANDBY,
+	 .usage = {0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0},
+	 .prepare = spc_mode_sense_prepare,
+	 .exec = spc_mode_sense_exec,
+	 .name = "MODE SENSE(10)"},
+	{.opcode = 0xa0,
+	 .cdb_len = 12,
+	 .flags = F_INFO,
+	 .usage = {0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0},
+	 .prepare = spc_report_luns_prepare,
+	 .exec = spc_report_luns_exec,
+	 .name = "REPORT LUNS"},
+	{.opcode = 0xa3,
+	 .sa = 0x0a,
+	 .has_sa = true,
+	 .cdb_len = 12,
+	 .flags = SOP_ALUA_STANDBY | SOP_ALUA_UNAVAIL | SOP_CONFLICT_EXEMPT,
+	 .usage = {0xa3, 0xea, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0},
+	 .prepare = spc_rtpg_prepare,
+	 .exec = spc_rtpg_exec,
+	 .name = "REPORT TARGET PORT GROUPS"},
+	{.opcode = 0xa3,
+	 .sa = 0x0c,
+	 .has_sa = true,
+	 .cdb_len = 12,
+	 .flags = SOP_ALUA_STANDBY | SOP_ALUA_UNAVAIL | SOP_CONFLICT_EXEMPT,
+	 .usage = {0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0},
+	 .prepare = spc_rsoc_prepare,
+	 .exec = spc_rsoc_exec,
+	 .name = "REPORT SUPPORTED OPERATION CODES"},
 };
 
 const unsigned spc_ops_count = ARRAY_SIZE(spc_ops);

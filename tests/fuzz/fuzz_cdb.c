@@ -31,15 +31,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_XFER (SCSI_MAX_XFER_BYTES + 65536)
-#define FUZZ_PORT1 "iqn.1994-05.com.example:fuzz1,i,0x23d000000001"
-#define FUZZ_PORT2 "iqn.1994-05.com.example:fuzz2,i,0x23d000000002"
+#define FUZZ_PORT1    "iqn.1994-05.com.example:fuzz1,i,0x23d000000001"
+#define FUZZ_PORT2    "iqn.1994-05.com.example:fuzz2,i,0x23d000000002"
 
 static struct scsi_exec_ctx fuzz_ctx;
 static unsigned fuzz_done_calls;
 
 static void fuzz_setup_once(void)
 {
-	static const struct bufpool_class classes[] = { { 65536, 4 }, { 1u << 20, 2 } };
+	static const struct bufpool_class classes[] = {{65536, 4}, {1u << 20, 2}};
 
 	if (fuzz_ctx.reactor)
 		return;
@@ -121,17 +121,16 @@ static void fuzz_run(struct scsi_nexus *n, uint64_t lun, const uint8_t *cdb, con
 static void fuzz_scene(struct scsi_lu *lu, struct scsi_nexus *me, struct scsi_nexus *other,
 		       uint8_t scene)
 {
-	static const uint8_t states[4] = { ALUA_AO, ALUA_STANDBY, ALUA_UNAVAILABLE,
-					   ALUA_TRANSITIONING };
-	struct alua_table tab = { .version = 1, .ntpgs = 2 };
+	static const uint8_t states[4] = {ALUA_AO, ALUA_STANDBY, ALUA_UNAVAILABLE,
+					  ALUA_TRANSITIONING};
+	struct alua_table tab = {.version = 1, .ntpgs = 2};
 
-	tab.tpg[0] = (struct alua_tpg){ .id = 1, .state = states[scene & 3], .nports = 1,
-					.rel_port = { 1 } };
-	tab.tpg[1] = (struct alua_tpg){ .id = 2, .state = ALUA_AO, .nports = 1,
-					.rel_port = { 2 } };
+	tab.tpg[0] = (struct alua_tpg){
+		.id = 1, .state = states[scene & 3], .nports = 1, .rel_port = {1}};
+	tab.tpg[1] = (struct alua_tpg){.id = 2, .state = ALUA_AO, .nports = 1, .rel_port = {2}};
 	scsi_lu_set_alua(lu, &tab);
 	if (scene & 0x08) {
-		struct pr_out_req q = { .sa = PR_OUT_REGISTER, .sa_key = 7, .rel_port_id = 2 };
+		struct pr_out_req q = {.sa = PR_OUT_REGISTER, .sa_key = 7, .rel_port_id = 2};
 		struct pr_result res;
 
 		memcpy(q.initiator_port, FUZZ_PORT2, sizeof(FUZZ_PORT2));
@@ -149,12 +148,12 @@ static void fuzz_scene(struct scsi_lu *lu, struct scsi_nexus *me, struct scsi_ne
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct scsi_lu_config cfg = { .lun = 0, .lu_id = 0x42, .thin = true };
+	struct scsi_lu_config cfg = {.lun = 0, .lu_id = 0x42, .thin = true};
 	struct scsi_nexus *me, *other;
 	struct scsi_tgt *t;
 	struct scsi_lu *lu;
 	struct bdev *b;
-	uint8_t cdb[16] = { 0 };
+	uint8_t cdb[16] = {0};
 	uint8_t scene;
 
 	if (size < 2)

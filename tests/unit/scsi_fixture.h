@@ -45,12 +45,20 @@ static int fx_sbc_exec(struct scsi_cmd *c)
 }
 
 __attribute__((weak)) const struct scsi_op_desc sbc_ops[] = {
-	{ .opcode = 0x28, .cdb_len = 10, .flags = SOP_PR_READ | SOP_MEDIUM,
-	  .usage = { 0x28, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0 },
-	  .prepare = fx_sbc_prepare_read, .exec = fx_sbc_exec, .name = "READ(10)" },
-	{ .opcode = 0x2a, .cdb_len = 10, .flags = SOP_WRITES | SOP_MEDIUM,
-	  .usage = { 0x2a, 0xfa, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0 },
-	  .prepare = fx_sbc_prepare_write, .exec = fx_sbc_exec, .name = "WRITE(10)" },
+	{.opcode = 0x28,
+	 .cdb_len = 10,
+	 .flags = SOP_PR_READ | SOP_MEDIUM,
+	 .usage = {0x28, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0},
+	 .prepare = fx_sbc_prepare_read,
+	 .exec = fx_sbc_exec,
+	 .name = "READ(10)"},
+	{.opcode = 0x2a,
+	 .cdb_len = 10,
+	 .flags = SOP_WRITES | SOP_MEDIUM,
+	 .usage = {0x2a, 0xfa, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0},
+	 .prepare = fx_sbc_prepare_write,
+	 .exec = fx_sbc_exec,
+	 .name = "WRITE(10)"},
 };
 __attribute__((weak)) const unsigned sbc_ops_count = 2;
 
@@ -110,14 +118,14 @@ static inline void fx_bdev_complete(struct fx_bdev *f, int res)
 
 /* ---- target fixture ---- */
 
-#define FX_INI1 "iqn.1994-05.com.example:host1"
-#define FX_INI2 "iqn.1994-05.com.example:host2"
-#define FX_INI3 "iqn.1994-05.com.example:host3"
-#define FX_PORT1 FX_INI1 ",i,0x23d000000001"
-#define FX_PORT2 FX_INI2 ",i,0x23d000000002"
-#define FX_PORT3 FX_INI3 ",i,0x23d000000003"
+#define FX_INI1	    "iqn.1994-05.com.example:host1"
+#define FX_INI2	    "iqn.1994-05.com.example:host2"
+#define FX_INI3	    "iqn.1994-05.com.example:host3"
+#define FX_PORT1    FX_INI1 ",i,0x23d000000001"
+#define FX_PORT2    FX_INI2 ",i,0x23d000000002"
+#define FX_PORT3    FX_INI3 ",i,0x23d000000003"
 #define FX_TGT_NAME "iqn.2024-01.org.clusterd:t1"
-#define FX_LU_ID 0x0123456789abcdefull
+#define FX_LU_ID    0x0123456789abcdefull
 
 struct fx {
 	struct scsi_tgt *t;
@@ -141,10 +149,10 @@ static void fx_abort_tasks(struct scsi_tgt *t, struct scsi_lu *lu, struct scsi_n
 	fx->abort_keep = keep;
 }
 
-static const struct scsi_tgt_ops fx_tgt_ops = { .abort_tasks = fx_abort_tasks };
+static const struct scsi_tgt_ops fx_tgt_ops = {.abort_tasks = fx_abort_tasks};
 
-static inline struct scsi_lu *fx_add_lu(struct fx *fx, uint64_t lun, uint64_t size,
-					uint32_t bs, bool thin, bool ro)
+static inline struct scsi_lu *fx_add_lu(struct fx *fx, uint64_t lun, uint64_t size, uint32_t bs,
+					bool thin, bool ro)
 {
 	struct fx_bdev *b = fx_bdev_new(size, bs);
 	struct scsi_lu_config cfg = {
@@ -246,8 +254,7 @@ static inline void fx_assert_good(const struct scsi_cmd *c)
 	assert_int_equal(c->sense_len, 0);
 }
 
-static inline void fx_assert_sense(const struct scsi_cmd *c, uint8_t key, uint8_t asc,
-				   uint8_t ascq)
+static inline void fx_assert_sense(const struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
 {
 	assert_int_equal(c->status, SAM_STAT_CHECK_CONDITION);
 	assert_int_equal(c->sense_len, 18);
@@ -274,11 +281,11 @@ static inline void fx_assert_conflict(const struct scsi_cmd *c)
 
 /* Common CDBs (not every test file uses every one). */
 #define FX_CDB static const uint8_t __attribute__((unused))
-FX_CDB fx_tur[6] = { 0x00 };
-FX_CDB fx_read10[10] = { 0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
-FX_CDB fx_write10[10] = { 0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
-FX_CDB fx_inquiry[6] = { 0x12, 0, 0, 0, 0xff, 0 };
-FX_CDB fx_msense6[6] = { 0x1a, 0, 0x3f, 0, 0xff, 0 };
-FX_CDB fx_rsense[6] = { 0x03, 0, 0, 0, 18, 0 };
+FX_CDB fx_tur[6] = {0x00};
+FX_CDB fx_read10[10] = {0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0};
+FX_CDB fx_write10[10] = {0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0};
+FX_CDB fx_inquiry[6] = {0x12, 0, 0, 0, 0xff, 0};
+FX_CDB fx_msense6[6] = {0x1a, 0, 0x3f, 0, 0xff, 0};
+FX_CDB fx_rsense[6] = {0x03, 0, 0, 0, 18, 0};
 
 #endif

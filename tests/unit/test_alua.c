@@ -10,10 +10,10 @@ static uint8_t buf[FX_BUF];
 /* Port 1 in TPG 1 with state s1, port 2 in TPG 2 with state s2. */
 static void set_states(struct fx *fx, uint64_t version, uint8_t s1, uint8_t s2)
 {
-	struct alua_table tab = { .version = version, .ntpgs = 2 };
+	struct alua_table tab = {.version = version, .ntpgs = 2};
 
-	tab.tpg[0] = (struct alua_tpg){ .id = 1, .state = s1, .nports = 1, .rel_port = { 1 } };
-	tab.tpg[1] = (struct alua_tpg){ .id = 2, .state = s2, .nports = 1, .rel_port = { 2 } };
+	tab.tpg[0] = (struct alua_tpg){.id = 1, .state = s1, .nports = 1, .rel_port = {1}};
+	tab.tpg[1] = (struct alua_tpg){.id = 2, .state = s2, .nports = 1, .rel_port = {2}};
 	scsi_lu_set_alua(fx->lu, &tab);
 }
 
@@ -96,10 +96,10 @@ static void test_versions_and_ua(void **state)
 	clear_uas(fx);
 	{
 		struct scsi_lu *lu1 = fx_add_lu(fx, 1, 4096, 512, false, false);
-		struct alua_table tab = { .version = 9, .ntpgs = 1 };
+		struct alua_table tab = {.version = 9, .ntpgs = 1};
 
-		tab.tpg[0] = (struct alua_tpg){ .id = 3, .state = ALUA_OFFLINE, .nports = 2,
-						.rel_port = { 1, 2 } };
+		tab.tpg[0] = (struct alua_tpg){
+			.id = 3, .state = ALUA_OFFLINE, .nports = 2, .rel_port = {1, 2}};
 		clear_uas(fx);
 		scsi_tgt_set_alua(fx->t, &tab);
 		assert_int_equal(alua_port_state(fx->lu, 1), ALUA_OFFLINE);
@@ -116,19 +116,19 @@ static const struct {
 	uint8_t len;
 	bool standby, unavail;
 } gate[] = {
-	{ "TEST UNIT READY", { 0x00 }, 6, false, false },
-	{ "READ(10)", { 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 }, 10, false, false },
-	{ "WRITE(10)", { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0 }, 10, false, false },
-	{ "INQUIRY", { 0x12, 0, 0, 0, 96, 0 }, 6, true, true },
-	{ "REPORT LUNS", { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0 }, 12, true, true },
-	{ "REQUEST SENSE", { 0x03, 0, 0, 0, 18, 0 }, 6, true, true },
-	{ "RTPG", { 0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 }, 12, true, true },
-	{ "RSOC", { 0xa3, 0x0c, 1, 0x12, 0, 0, 0, 0, 1, 0, 0, 0 }, 12, true, true },
-	{ "MODE SENSE(6)", { 0x1a, 0, 0x3f, 0, 0xff, 0 }, 6, true, false },
-	{ "MODE SELECT(6)", { 0x15, 0x10, 0, 0, 0, 0 }, 6, true, false },
-	{ "PR IN", { 0x5e, 0x00, 0, 0, 0, 0, 0, 0, 64, 0 }, 10, true, false },
-	{ "RESERVE(6)", { 0x16 }, 6, false, false },
-	{ "START STOP UNIT", { 0x1b, 0, 0, 0, 1, 0 }, 6, false, false },
+	{"TEST UNIT READY", {0x00}, 6, false, false},
+	{"READ(10)", {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 10, false, false},
+	{"WRITE(10)", {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 10, false, false},
+	{"INQUIRY", {0x12, 0, 0, 0, 96, 0}, 6, true, true},
+	{"REPORT LUNS", {0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0}, 12, true, true},
+	{"REQUEST SENSE", {0x03, 0, 0, 0, 18, 0}, 6, true, true},
+	{"RTPG", {0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, 12, true, true},
+	{"RSOC", {0xa3, 0x0c, 1, 0x12, 0, 0, 0, 0, 1, 0, 0, 0}, 12, true, true},
+	{"MODE SENSE(6)", {0x1a, 0, 0x3f, 0, 0xff, 0}, 6, true, false},
+	{"MODE SELECT(6)", {0x15, 0x10, 0, 0, 0, 0}, 6, true, false},
+	{"PR IN", {0x5e, 0x00, 0, 0, 0, 0, 0, 0, 64, 0}, 10, true, false},
+	{"RESERVE(6)", {0x16}, 6, false, false},
+	{"START STOP UNIT", {0x1b, 0, 0, 0, 1, 0}, 6, false, false},
 };
 
 static void check_gate(struct fx *fx, uint8_t st, uint8_t ascq)
@@ -170,8 +170,9 @@ static void test_gating(void **state)
 	static const struct {
 		uint8_t state, ascq;
 	} s[] = {
-		{ ALUA_AO, 0 },		{ ALUA_ANO, 0 },	 { ALUA_STANDBY, 0x0b },
-		{ ALUA_UNAVAILABLE, 0x0c }, { ALUA_OFFLINE, 0x0c }, { ALUA_TRANSITIONING, 0x0a },
+		{ALUA_AO, 0},	      {ALUA_ANO, 0},
+		{ALUA_STANDBY, 0x0b}, {ALUA_UNAVAILABLE, 0x0c},
+		{ALUA_OFFLINE, 0x0c}, {ALUA_TRANSITIONING, 0x0a},
 	};
 
 	for (unsigned i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
@@ -214,10 +215,8 @@ static void test_rtpg_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_standalone_table),
-		cmocka_unit_test(test_port_state),
-		cmocka_unit_test(test_versions_and_ua),
-		cmocka_unit_test(test_gating),
+		cmocka_unit_test(test_standalone_table), cmocka_unit_test(test_port_state),
+		cmocka_unit_test(test_versions_and_ua),	 cmocka_unit_test(test_gating),
 		cmocka_unit_test(test_rtpg_buffer),
 	};
 

@@ -16,7 +16,7 @@ static uint8_t buf[FX_BUF];
 static void prout_pl(struct fx *fx, struct scsi_nexus *n, uint8_t sa, uint8_t scope_type,
 		     const uint8_t *pl, uint32_t len, struct scsi_cmd *c)
 {
-	uint8_t cdb[10] = { 0x5f, sa, scope_type };
+	uint8_t cdb[10] = {0x5f, sa, scope_type};
 
 	put_be32(&cdb[5], len);
 	fx_run(fx, n, 0, cdb, 10, pl, len, buf, c);
@@ -25,7 +25,7 @@ static void prout_pl(struct fx *fx, struct scsi_nexus *n, uint8_t sa, uint8_t sc
 static void prout(struct fx *fx, int nx, uint8_t sa, uint8_t type, uint64_t key, uint64_t sakey,
 		  uint8_t flags, struct scsi_cmd *c)
 {
-	uint8_t pl[24] = { 0 };
+	uint8_t pl[24] = {0};
 
 	put_be64(pl, key);
 	put_be64(&pl[8], sakey);
@@ -33,8 +33,7 @@ static void prout(struct fx *fx, int nx, uint8_t sa, uint8_t type, uint64_t key,
 	prout_pl(fx, fx->n[nx], sa, type, pl, 24, c);
 }
 
-static void prout_ok(struct fx *fx, int nx, uint8_t sa, uint8_t type, uint64_t key,
-		     uint64_t sakey)
+static void prout_ok(struct fx *fx, int nx, uint8_t sa, uint8_t type, uint64_t key, uint64_t sakey)
 {
 	struct scsi_cmd c;
 
@@ -44,7 +43,7 @@ static void prout_ok(struct fx *fx, int nx, uint8_t sa, uint8_t type, uint64_t k
 
 static void prin(struct fx *fx, int nx, uint8_t sa, uint16_t alloc, struct scsi_cmd *c)
 {
-	uint8_t cdb[10] = { 0x5e, sa, 0, 0, 0, 0, 0, (uint8_t)(alloc >> 8), (uint8_t)alloc, 0 };
+	uint8_t cdb[10] = {0x5e, sa, 0, 0, 0, 0, 0, (uint8_t)(alloc >> 8), (uint8_t)alloc, 0};
 
 	fx_cmd(fx, nx, cdb, 10, buf, c);
 	fx_assert_good(c);
@@ -65,12 +64,12 @@ static void test_register_and_read_keys(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t exp[24] = { 0, 0, 0, 4, 0, 0, 0, 16 };
+	uint8_t exp[24] = {0, 0, 0, 4, 0, 0, 0, 16};
 
 	prout_ok(fx, 0, PR_OUT_REGISTER, 0, 0, KA);
 	prout(fx, 0, PR_OUT_REGISTER, 0, KC, KB, 0, &c); /* wrong key */
 	fx_assert_conflict(&c);
-	prout_ok(fx, 0, PR_OUT_REGISTER, 0, KA, KB); /* change key */
+	prout_ok(fx, 0, PR_OUT_REGISTER, 0, KA, KB);	 /* change key */
 	prout(fx, 1, PR_OUT_REGISTER, 0, KA, KC, 0, &c); /* unregistered with a key */
 	fx_assert_conflict(&c);
 	prout_ok(fx, 1, PR_OUT_REGISTER_IGNORE, 0, 0x9999, KC);
@@ -100,7 +99,7 @@ static void test_param_checks(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t pl[24] = { 0 };
+	uint8_t pl[24] = {0};
 
 	prout(fx, 0, PR_OUT_REGISTER, 0, 0, KA, 0x01, &c); /* APTPL */
 	fx_assert_sense(&c, SK_ILLEGAL_REQUEST, 0x26, 0x00);
@@ -125,8 +124,8 @@ static void test_param_checks(void **state)
 
 static void test_reserve_and_read_reservation(void **state)
 {
-	static const uint8_t types[] = { PR_TYPE_WE,    PR_TYPE_EA,    PR_TYPE_WE_RO,
-					 PR_TYPE_EA_RO, PR_TYPE_WE_AR, PR_TYPE_EA_AR };
+	static const uint8_t types[] = {PR_TYPE_WE,    PR_TYPE_EA,    PR_TYPE_WE_RO,
+					PR_TYPE_EA_RO, PR_TYPE_WE_AR, PR_TYPE_EA_AR};
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
 
@@ -138,7 +137,7 @@ static void test_reserve_and_read_reservation(void **state)
 	for (unsigned i = 0; i < sizeof(types); i++) {
 		uint8_t t = types[i];
 		bool ar = t == PR_TYPE_WE_AR || t == PR_TYPE_EA_AR;
-		uint8_t exp[24] = { 0, 0, 0, 2, 0, 0, 0, 16 };
+		uint8_t exp[24] = {0, 0, 0, 2, 0, 0, 0, 16};
 
 		prout_ok(fx, 0, PR_OUT_RESERVE, t, KA, 0);
 		prout_ok(fx, 0, PR_OUT_RESERVE, t, KA, 0); /* again: same type is fine */
@@ -171,20 +170,18 @@ static void test_reserve_and_read_reservation(void **state)
 static void check_access(struct fx *fx, uint8_t type, bool r1, bool w1, bool r2, bool w2)
 {
 	struct scsi_cmd c;
-	static const uint8_t rluns[12] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0 };
+	static const uint8_t rluns[12] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0};
 	const struct {
 		int nx;
 		const uint8_t *cdb;
 		size_t len;
 		bool ok;
 	} t[] = {
-		{ 0, fx_read10, 10, true },   { 0, fx_write10, 10, true },
-		{ 0, fx_msense6, 6, true },   { 1, fx_read10, 10, r1 },
-		{ 1, fx_write10, 10, w1 },    { 1, fx_msense6, 6, w1 },
-		{ 2, fx_read10, 10, r2 },     { 2, fx_write10, 10, w2 },
-		{ 2, fx_msense6, 6, w2 },     { 2, fx_tur, 6, true },
-		{ 2, fx_inquiry, 6, true },   { 2, rluns, 12, true },
-		{ 2, fx_rsense, 6, true },
+		{0, fx_read10, 10, true}, {0, fx_write10, 10, true}, {0, fx_msense6, 6, true},
+		{1, fx_read10, 10, r1},	  {1, fx_write10, 10, w1},   {1, fx_msense6, 6, w1},
+		{2, fx_read10, 10, r2},	  {2, fx_write10, 10, w2},   {2, fx_msense6, 6, w2},
+		{2, fx_tur, 6, true},	  {2, fx_inquiry, 6, true},  {2, rluns, 12, true},
+		{2, fx_rsense, 6, true},
 	};
 
 	prout_ok(fx, 0, PR_OUT_RESERVE, type, KA, 0);
@@ -222,7 +219,7 @@ static void test_release(void **state)
 
 	prout_ok(fx, 0, PR_OUT_REGISTER, 0, 0, KA);
 	prout_ok(fx, 1, PR_OUT_REGISTER, 0, 0, KB);
-	prout_ok(fx, 0, PR_OUT_RELEASE, PR_TYPE_WE, KA, 0); /* nothing reserved: GOOD */
+	prout_ok(fx, 0, PR_OUT_RELEASE, PR_TYPE_WE, KA, 0);    /* nothing reserved: GOOD */
 	prout(fx, 2, PR_OUT_RELEASE, PR_TYPE_WE, 0, 0, 0, &c); /* unregistered */
 	fx_assert_conflict(&c);
 	prout_ok(fx, 0, PR_OUT_RESERVE, PR_TYPE_WE, KA, 0);
@@ -257,9 +254,9 @@ static void test_holder_unregisters(void **state)
 		uint8_t type;
 		bool stays, ua;
 	} t[] = {
-		{ PR_TYPE_WE, false, false },    { PR_TYPE_EA, false, false },
-		{ PR_TYPE_WE_RO, false, true },  { PR_TYPE_EA_RO, false, true },
-		{ PR_TYPE_WE_AR, true, false },  { PR_TYPE_EA_AR, true, false },
+		{PR_TYPE_WE, false, false},   {PR_TYPE_EA, false, false},
+		{PR_TYPE_WE_RO, false, true}, {PR_TYPE_EA_RO, false, true},
+		{PR_TYPE_WE_AR, true, false}, {PR_TYPE_EA_AR, true, false},
 	};
 
 	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -393,7 +390,7 @@ static void test_register_and_move(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t pl[76] = { 0 };
+	uint8_t pl[76] = {0};
 	static const char tid_port[] = FX_PORT2;
 
 	assert_int_equal(sizeof(tid_port), 47);
@@ -445,9 +442,9 @@ static void test_report_caps_and_full_status(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	static const uint8_t caps[8] = { 0x00, 0x08, 0x14, 0x90, 0xea, 0x01, 0x00, 0x00 };
+	static const uint8_t caps[8] = {0x00, 0x08, 0x14, 0x90, 0xea, 0x01, 0x00, 0x00};
 	/* each descriptor: 24 bytes + TransportID of 4 + 48 (46-char port name, NUL, pad) */
-	uint8_t exp[8 + 2 * 76] = { 0, 0, 0, 2, 0, 0, 0, 152 };
+	uint8_t exp[8 + 2 * 76] = {0, 0, 0, 2, 0, 0, 0, 152};
 	uint8_t *d = &exp[8];
 
 	prin(fx, 0, 0x02, 64, &c);
@@ -503,16 +500,16 @@ static void test_all_tg_pt(void **state)
 	fx_free(fx);
 }
 
-static const uint8_t reserve6[6] = { 0x16 };
-static const uint8_t release6[6] = { 0x17 };
+static const uint8_t reserve6[6] = {0x16};
+static const uint8_t release6[6] = {0x17};
 
 /* libiscsi Reserve6.2Initiators */
 static void test_reserve6_two_initiators(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	static const uint8_t rluns[12] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0 };
-	static const uint8_t prin_keys[10] = { 0x5e, 0, 0, 0, 0, 0, 0, 0, 64, 0 };
+	static const uint8_t rluns[12] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0};
+	static const uint8_t prin_keys[10] = {0x5e, 0, 0, 0, 0, 0, 0, 0, 64, 0};
 
 	fx_cmd(fx, 0, reserve6, 6, buf, &c);
 	fx_assert_good(&c);
@@ -556,7 +553,7 @@ static void test_reserve10(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t r10[10] = { 0x56 }, rel10[10] = { 0x57 };
+	uint8_t r10[10] = {0x56}, rel10[10] = {0x57};
 
 	fx_cmd(fx, 2, r10, 10, buf, &c);
 	fx_assert_good(&c);
@@ -615,14 +612,14 @@ static void test_pr_apply_pure(void **state)
 		uint64_t key, sa_key;
 		uint8_t status;
 	} seq[] = {
-		{ PR_OUT_REGISTER, 0, FX_PORT1, 0, KA, PR_GOOD },
-		{ PR_OUT_REGISTER_IGNORE, 0, FX_PORT2, 7, KB, PR_GOOD },
-		{ PR_OUT_RESERVE, PR_TYPE_EA, FX_PORT2, KB, 0, PR_GOOD },
-		{ PR_OUT_RESERVE, PR_TYPE_EA, FX_PORT1, KA, 0, PR_CONFLICT },
-		{ PR_OUT_PREEMPT, PR_TYPE_WE, FX_PORT1, KA, KB, PR_GOOD },
-		{ PR_OUT_RELEASE, PR_TYPE_EA, FX_PORT1, KA, 0, PR_INVALID_RELEASE },
-		{ PR_OUT_REGISTER, 0, FX_PORT3, 0, KC, PR_GOOD },
-		{ PR_OUT_CLEAR, 0, FX_PORT3, KC, 0, PR_GOOD },
+		{PR_OUT_REGISTER, 0, FX_PORT1, 0, KA, PR_GOOD},
+		{PR_OUT_REGISTER_IGNORE, 0, FX_PORT2, 7, KB, PR_GOOD},
+		{PR_OUT_RESERVE, PR_TYPE_EA, FX_PORT2, KB, 0, PR_GOOD},
+		{PR_OUT_RESERVE, PR_TYPE_EA, FX_PORT1, KA, 0, PR_CONFLICT},
+		{PR_OUT_PREEMPT, PR_TYPE_WE, FX_PORT1, KA, KB, PR_GOOD},
+		{PR_OUT_RELEASE, PR_TYPE_EA, FX_PORT1, KA, 0, PR_INVALID_RELEASE},
+		{PR_OUT_REGISTER, 0, FX_PORT3, 0, KC, PR_GOOD},
+		{PR_OUT_CLEAR, 0, FX_PORT3, KC, 0, PR_GOOD},
 	};
 
 	pr_init(&a);

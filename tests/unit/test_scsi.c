@@ -11,7 +11,7 @@ static void test_objects(void **state)
 {
 	struct fx *fx = fx_new();
 	struct fx_bdev *b = fx_bdev_new(4096, 512);
-	struct scsi_lu_config cfg = { .lun = 0, .bdev = &b->b };
+	struct scsi_lu_config cfg = {.lun = 0, .bdev = &b->b};
 	struct scsi_lu *lu5;
 
 	assert_string_equal(scsi_tgt_name(fx->t), FX_TGT_NAME);
@@ -110,10 +110,10 @@ static void test_ua_order_and_request_sense(void **state)
 static void test_request_sense_formats(void **state)
 {
 	struct fx *fx = fx_new();
-	static const uint8_t desc[6] = { 0x03, 0x01, 0, 0, 0xff, 0 };
-	static const uint8_t short_alloc[6] = { 0x03, 0, 0, 0, 4, 0 };
-	static const uint8_t fixed_none[18] = { 0x70, 0, 0, 0, 0, 0, 0, 10 };
-	static const uint8_t desc_ua[8] = { 0x72, 0x06, 0x29, 0x02, 0, 0, 0, 0 };
+	static const uint8_t desc[6] = {0x03, 0x01, 0, 0, 0xff, 0};
+	static const uint8_t short_alloc[6] = {0x03, 0, 0, 0, 4, 0};
+	static const uint8_t fixed_none[18] = {0x70, 0, 0, 0, 0, 0, 0, 10};
+	static const uint8_t desc_ua[8] = {0x72, 0x06, 0x29, 0x02, 0, 0, 0, 0};
 	struct scsi_cmd c;
 
 	fx_cmd(fx, 0, fx_rsense, 6, buf, &c);
@@ -142,10 +142,10 @@ static void test_request_sense_formats(void **state)
 static void test_unknown_opcode_and_sa(void **state)
 {
 	struct fx *fx = fx_new();
-	static const uint8_t vendor_op[6] = { 0xc0 };
-	static const uint8_t bad_sa[12] = { 0xa3, 0x1f, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0 };
-	static const uint8_t stpg[12] = { 0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0 };
-	static const uint8_t prin_sa4[10] = { 0x5e, 0x04, 0, 0, 0, 0, 0, 0, 64, 0 };
+	static const uint8_t vendor_op[6] = {0xc0};
+	static const uint8_t bad_sa[12] = {0xa3, 0x1f, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0};
+	static const uint8_t stpg[12] = {0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0};
+	static const uint8_t prin_sa4[10] = {0x5e, 0x04, 0, 0, 0, 0, 0, 0, 64, 0};
 	struct scsi_cmd c;
 
 	fx_cmd(fx, 0, vendor_op, 6, buf, &c);
@@ -194,7 +194,7 @@ static void test_reserved_bits(void **state)
 static void test_lun_not_configured(void **state)
 {
 	struct fx *fx = fx_new();
-	static const uint8_t rluns[12] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0 };
+	static const uint8_t rluns[12] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0};
 	struct scsi_cmd c;
 
 	fx_run(fx, fx->n[0], 7, fx_tur, 6, NULL, 0, buf, &c);
@@ -202,7 +202,7 @@ static void test_lun_not_configured(void **state)
 	fx_run(fx, fx->n[0], 7, fx_read10, 10, NULL, 0, buf, &c);
 	fx_assert_sense(&c, SK_ILLEGAL_REQUEST, 0x25, 0x00);
 	/* even an unknown opcode: the LUN is what is wrong */
-	fx_run(fx, fx->n[0], 7, (const uint8_t[6]){ 0xc0 }, 6, NULL, 0, buf, &c);
+	fx_run(fx, fx->n[0], 7, (const uint8_t[6]){0xc0}, 6, NULL, 0, buf, &c);
 	fx_assert_sense(&c, SK_ILLEGAL_REQUEST, 0x25, 0x00);
 	fx_run(fx, fx->n[0], 7, fx_inquiry, 6, NULL, 0, buf, &c);
 	fx_assert_good(&c);
@@ -249,22 +249,22 @@ static void test_errno_table(void **state)
 		int err;
 		uint8_t dir, status, key, asc, ascq;
 	} t[] = {
-		{ 0, SCSI_DIR_READ, SAM_STAT_GOOD, 0, 0, 0 },
-		{ -EIO, SCSI_DIR_READ, SAM_STAT_CHECK_CONDITION, SK_MEDIUM_ERROR, 0x11, 0x00 },
-		{ -EIO, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_MEDIUM_ERROR, 0x0c, 0x00 },
-		{ -EIO, SCSI_DIR_NONE, SAM_STAT_CHECK_CONDITION, SK_MEDIUM_ERROR, 0x0c, 0x00 },
-		{ -ENOSPC, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_DATA_PROTECT, 0x27, 0x07 },
-		{ -EROFS, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_DATA_PROTECT, 0x27, 0x00 },
-		{ -ECANCELED, SCSI_DIR_READ, SAM_STAT_CHECK_CONDITION, SK_ABORTED_COMMAND, 0, 0 },
-		{ -ENOMEM, SCSI_DIR_READ, SAM_STAT_BUSY, 0, 0, 0 },
-		{ -EBUSY, SCSI_DIR_WRITE, SAM_STAT_BUSY, 0, 0, 0 },
-		{ -EAGAIN, SCSI_DIR_WRITE, SAM_STAT_BUSY, 0, 0, 0 },
-		{ -EINVAL, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_HARDWARE_ERROR, 0x44, 0 },
-		{ -ENODEV, SCSI_DIR_READ, SAM_STAT_CHECK_CONDITION, SK_HARDWARE_ERROR, 0x44, 0 },
+		{0, SCSI_DIR_READ, SAM_STAT_GOOD, 0, 0, 0},
+		{-EIO, SCSI_DIR_READ, SAM_STAT_CHECK_CONDITION, SK_MEDIUM_ERROR, 0x11, 0x00},
+		{-EIO, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_MEDIUM_ERROR, 0x0c, 0x00},
+		{-EIO, SCSI_DIR_NONE, SAM_STAT_CHECK_CONDITION, SK_MEDIUM_ERROR, 0x0c, 0x00},
+		{-ENOSPC, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_DATA_PROTECT, 0x27, 0x07},
+		{-EROFS, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_DATA_PROTECT, 0x27, 0x00},
+		{-ECANCELED, SCSI_DIR_READ, SAM_STAT_CHECK_CONDITION, SK_ABORTED_COMMAND, 0, 0},
+		{-ENOMEM, SCSI_DIR_READ, SAM_STAT_BUSY, 0, 0, 0},
+		{-EBUSY, SCSI_DIR_WRITE, SAM_STAT_BUSY, 0, 0, 0},
+		{-EAGAIN, SCSI_DIR_WRITE, SAM_STAT_BUSY, 0, 0, 0},
+		{-EINVAL, SCSI_DIR_WRITE, SAM_STAT_CHECK_CONDITION, SK_HARDWARE_ERROR, 0x44, 0},
+		{-ENODEV, SCSI_DIR_READ, SAM_STAT_CHECK_CONDITION, SK_HARDWARE_ERROR, 0x44, 0},
 	};
 
 	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct scsi_cmd c = { .dir = t[i].dir, .data_in_len = 77 };
+		struct scsi_cmd c = {.dir = t[i].dir, .data_in_len = 77};
 
 		scsi_cmd_set_errno(&c, t[i].err);
 		assert_int_equal(c.status, t[i].status);
@@ -279,7 +279,7 @@ static void test_errno_table(void **state)
 
 static void test_sense_field_pointer(void **state)
 {
-	struct scsi_cmd c = { 0 };
+	struct scsi_cmd c = {0};
 
 	scsi_cmd_set_sense_field(&c, SK_ILLEGAL_REQUEST, 0x26, 0x00, false, 0x1234, -1);
 	assert_int_equal(c.sense[15], 0x80);
@@ -293,8 +293,8 @@ static void test_sense_field_pointer(void **state)
 static void test_put_data_truncates(void **state)
 {
 	uint8_t b[8];
-	struct scsi_cmd c = { .buf = b, .buf_cap = sizeof(b), .xfer_len = 4 };
-	static const uint8_t data[6] = { 1, 2, 3, 4, 5, 6 };
+	struct scsi_cmd c = {.buf = b, .buf_cap = sizeof(b), .xfer_len = 4};
+	static const uint8_t data[6] = {1, 2, 3, 4, 5, 6};
 
 	memset(b, 0, sizeof(b));
 	scsi_cmd_put_data(&c, data, 6);
@@ -318,7 +318,7 @@ static void test_put_data_truncates(void **state)
 static void test_lu_reset(void **state)
 {
 	struct fx *fx = fx_new();
-	static const uint8_t reserve6[6] = { 0x16 };
+	static const uint8_t reserve6[6] = {0x16};
 	struct scsi_cmd c;
 
 	fx_cmd(fx, 1, reserve6, 6, buf, &c);
@@ -345,7 +345,7 @@ static void test_tgt_reset(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_lu *lu1 = fx_add_lu(fx, 1, 4096, 512, false, false);
-	static const uint8_t reserve6[6] = { 0x16 };
+	static const uint8_t reserve6[6] = {0x16};
 	struct scsi_cmd c;
 
 	for (int i = 0; i < 3; i++)
@@ -367,7 +367,7 @@ static void test_tgt_reset(void **state)
 static void test_nexus_loss_releases_reserve6(void **state)
 {
 	struct fx *fx = fx_new();
-	static const uint8_t reserve6[6] = { 0x16 };
+	static const uint8_t reserve6[6] = {0x16};
 	struct scsi_cmd c;
 
 	fx_cmd(fx, 2, reserve6, 6, buf, &c);

@@ -11,7 +11,7 @@ static uint8_t buf[FX_BUF];
 static void inquiry(struct fx *fx, int nexus, uint8_t evpd, uint8_t page, uint16_t alloc,
 		    struct scsi_cmd *c)
 {
-	uint8_t cdb[6] = { 0x12, evpd, page, (uint8_t)(alloc >> 8), (uint8_t)alloc, 0 };
+	uint8_t cdb[6] = {0x12, evpd, page, (uint8_t)(alloc >> 8), (uint8_t)alloc, 0};
 
 	assert_int_equal(fx_cmd(fx, nexus, cdb, 6, buf, c), SCSI_DONE);
 }
@@ -20,7 +20,7 @@ static void test_inquiry_standard(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t exp[96] = { 0x00, 0x00, 0x06, 0x12, 91, 0x10, 0x00, 0x02 };
+	uint8_t exp[96] = {0x00, 0x00, 0x06, 0x12, 91, 0x10, 0x00, 0x02};
 
 	memcpy(&exp[8], "CLUSTERDTEST-DISK       0.1 ", 28);
 	put_be16(&exp[58], 0x00a0);
@@ -42,7 +42,7 @@ static void test_inquiry_standard(void **state)
 	}
 	/* two ports in the table: MULTIP */
 	{
-		uint16_t ports[2] = { 1, 2 };
+		uint16_t ports[2] = {1, 2};
 		struct alua_table tab;
 
 		alua_table_standalone(&tab, ports, 2);
@@ -71,9 +71,9 @@ static void test_vpd_supported_serial(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	static const uint8_t sup[] = { 0x00, 0x00, 0x00, 0x06, 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
-	static const uint8_t ser[] = { 0x00, 0x80, 0x00, 0x10, '0', '1', '2', '3', '4', '5',
-				       '6',  '7',  '8',  '9',  'a', 'b', 'c', 'd', 'e', 'f' };
+	static const uint8_t sup[] = {0x00, 0x00, 0x00, 0x06, 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2};
+	static const uint8_t ser[] = {0x00, 0x80, 0x00, 0x10, '0', '1', '2', '3', '4', '5',
+				      '6',  '7',  '8',	'9',  'a', 'b', 'c', 'd', 'e', 'f'};
 
 	inquiry(fx, 0, 1, 0x00, 255, &c);
 	fx_assert_good(&c);
@@ -98,11 +98,14 @@ static void test_vpd_device_id(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t exp[100] = { 0x00, 0x83, 0x00, 96, 0x01, 0x03, 0x00, 16 };
+	uint8_t exp[100] = {0x00, 0x83, 0x00, 96, 0x01, 0x03, 0x00, 16};
 	uint8_t *p = &exp[24];
 
 	memcpy(&exp[8], fx->lu->naa, 16);
-	memcpy(p, "\x02\x01\x00\x18" "CLUSTERD0123456789abcdef", 28);
+	memcpy(p,
+	       "\x02\x01\x00\x18"
+	       "CLUSTERD0123456789abcdef",
+	       28);
 	p += 28;
 	memcpy(p, "\x51\x94\x00\x04\x00\x00\x00\x02", 8); /* relative port 2 (nexus 2) */
 	p += 8;
@@ -120,12 +123,12 @@ static void test_vpd_device_id(void **state)
 
 	/* the TPG designator names the group of the port the command came through */
 	{
-		struct alua_table tab = { .version = 2, .ntpgs = 2 };
+		struct alua_table tab = {.version = 2, .ntpgs = 2};
 
-		tab.tpg[0] = (struct alua_tpg){ .id = 7, .state = ALUA_AO, .nports = 1,
-						.rel_port = { 1 } };
-		tab.tpg[1] = (struct alua_tpg){ .id = 9, .state = ALUA_STANDBY, .nports = 1,
-						.rel_port = { 2 } };
+		tab.tpg[0] =
+			(struct alua_tpg){.id = 7, .state = ALUA_AO, .nports = 1, .rel_port = {1}};
+		tab.tpg[1] = (struct alua_tpg){
+			.id = 9, .state = ALUA_STANDBY, .nports = 1, .rel_port = {2}};
 		scsi_lu_set_alua(fx->lu, &tab);
 		memset(fx->n[2]->ua, 0, sizeof(fx->n[2]->ua));
 		inquiry(fx, 2, 1, 0x83, 255, &c);
@@ -144,14 +147,14 @@ static void test_vpd_block_pages(void **state)
 	struct fx *fx = fx_new();
 	struct scsi_lu *full = fx_add_lu(fx, 1, 1 << 20, 4096, false, false);
 	struct scsi_cmd c;
-	uint8_t bl[64] = { 0x00, 0xb0, 0x00, 0x3c, 0x01, 128, 0x00, 0x08,
-			   0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x08, 0x00, /* 1 MiB / 512 */
-			   0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, /* unmap LBAs 1M */
-			   0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x08, /* 64 desc, gran 8 */
-			   0x80, 0x00, 0x00, 0x00, 0, 0, 0, 0, 0x00, 0x02, 0x00, 0x00 };
-	uint8_t bdc[64] = { 0x00, 0xb1, 0x00, 0x3c, 0x00, 0x01 };
-	static const uint8_t lbp_thin[8] = { 0x00, 0xb2, 0x00, 0x04, 0x00, 0xe4, 0x02, 0x00 };
-	static const uint8_t lbp_full[8] = { 0x00, 0xb2, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00 };
+	uint8_t bl[64] = {0x00, 0xb0, 0x00, 0x3c, 0x01, 128,  0x00, 0x08, 0x00, 0x00, 0x08, 0x00,
+			  0x00, 0x00, 0x08, 0x00,			  /* 1 MiB / 512 */
+			  0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, /* unmap LBAs 1M */
+			  0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x08, /* 64 desc, gran 8 */
+			  0x80, 0x00, 0x00, 0x00, 0,	0,    0,    0,	  0x00, 0x02, 0x00, 0x00};
+	uint8_t bdc[64] = {0x00, 0xb1, 0x00, 0x3c, 0x00, 0x01};
+	static const uint8_t lbp_thin[8] = {0x00, 0xb2, 0x00, 0x04, 0x00, 0xe4, 0x02, 0x00};
+	static const uint8_t lbp_full[8] = {0x00, 0xb2, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00};
 
 	inquiry(fx, 0, 1, 0xb0, 64, &c);
 	fx_assert_good(&c);
@@ -166,17 +169,15 @@ static void test_vpd_block_pages(void **state)
 
 	/* fully provisioned, 4096-byte blocks: no UNMAP limits, sizes in 4 KiB blocks */
 	memset(fx->n[0]->ua, 0, sizeof(fx->n[0]->ua));
-	fx_run(fx, fx->n[0], 1, (const uint8_t[6]){ 0x12, 1, 0xb0, 0, 64, 0 }, 6, NULL, 0, buf,
-	       &c);
+	fx_run(fx, fx->n[0], 1, (const uint8_t[6]){0x12, 1, 0xb0, 0, 64, 0}, 6, NULL, 0, buf, &c);
 	fx_assert_good(&c);
-	assert_int_equal(buf[7], 1);                           /* granularity 1 block */
-	assert_int_equal(get_be32(&buf[8]), 256);              /* 1 MiB */
+	assert_int_equal(buf[7], 1);		  /* granularity 1 block */
+	assert_int_equal(get_be32(&buf[8]), 256); /* 1 MiB */
 	assert_int_equal(get_be32(&buf[20]), 0);
 	assert_int_equal(get_be32(&buf[24]), 0);
 	assert_int_equal(get_be32(&buf[32]), 0);
 	assert_int_equal(get_be64(&buf[36]), (64u << 20) / 4096);
-	fx_run(fx, fx->n[0], 1, (const uint8_t[6]){ 0x12, 1, 0xb2, 0, 64, 0 }, 6, NULL, 0, buf,
-	       &c);
+	fx_run(fx, fx->n[0], 1, (const uint8_t[6]){0x12, 1, 0xb2, 0, 64, 0}, 6, NULL, 0, buf, &c);
 	assert_memory_equal(buf, lbp_full, 8);
 	(void)full;
 	fx_free(fx);
@@ -186,9 +187,10 @@ static void test_report_luns(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t cdb[12] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 };
-	static const uint8_t exp[32] = { 0, 0, 0, 24, 0, 0, 0, 0, 0x00, 0x00, 0, 0, 0, 0, 0, 0,
-					 0x00, 0x05, 0, 0, 0, 0, 0, 0, 0x41, 0x2c, 0, 0, 0, 0, 0, 0 };
+	uint8_t cdb[12] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+	static const uint8_t exp[32] = {0, 0, 0,    24,	  0, 0,	   0,	 0, 0x00, 0x00, 0,
+					0, 0, 0,    0,	  0, 0x00, 0x05, 0, 0,	  0,	0,
+					0, 0, 0x41, 0x2c, 0, 0,	   0,	 0, 0,	  0};
 
 	fx_add_lu(fx, 300, 4096, 512, false, false);
 	fx_add_lu(fx, 5, 4096, 512, false, false);
@@ -224,16 +226,16 @@ static void test_report_luns(void **state)
 	fx_free(fx);
 }
 
-static const uint8_t ms_bd512[8] = { 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x02, 0x00 };
-static const uint8_t ms_caching[20] = { 0x08, 0x12, 0x04 };
-static const uint8_t ms_control[12] = { 0x0a, 0x0a, 0x02, 0x10, 0, 0, 0, 0, 0xff, 0xff };
-static const uint8_t ms_control_ext[32] = { 0x4a, 0x01, 0x00, 0x1c };
-static const uint8_t ms_iec[12] = { 0x1c, 0x0a, 0x08 };
+static const uint8_t ms_bd512[8] = {0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x02, 0x00};
+static const uint8_t ms_caching[20] = {0x08, 0x12, 0x04};
+static const uint8_t ms_control[12] = {0x0a, 0x0a, 0x02, 0x10, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t ms_control_ext[32] = {0x4a, 0x01, 0x00, 0x1c};
+static const uint8_t ms_iec[12] = {0x1c, 0x0a, 0x08};
 
 static void msense6(struct fx *fx, uint8_t b1, uint8_t b2, uint8_t sub, uint8_t alloc,
 		    struct scsi_cmd *c)
 {
-	uint8_t cdb[6] = { 0x1a, b1, b2, sub, alloc, 0 };
+	uint8_t cdb[6] = {0x1a, b1, b2, sub, alloc, 0};
 
 	fx_cmd(fx, 0, cdb, 6, buf, c);
 }
@@ -242,7 +244,7 @@ static void test_mode_sense6(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t exp[128] = { 55, 0x00, 0x10, 0x08 };
+	uint8_t exp[128] = {55, 0x00, 0x10, 0x08};
 
 	memcpy(&exp[4], ms_bd512, 8);
 	memcpy(&exp[12], ms_caching, 20);
@@ -306,9 +308,9 @@ static void test_mode_sense10(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t cdb[10] = { 0x5a, 0x10, 0x08, 0, 0, 0, 0, 0x01, 0x00, 0 };
-	static const uint8_t hdr[8] = { 0x00, 42, 0x00, 0x10, 0x01, 0x00, 0x00, 16 };
-	static const uint8_t bdl[16] = { 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0x02, 0 };
+	uint8_t cdb[10] = {0x5a, 0x10, 0x08, 0, 0, 0, 0, 0x01, 0x00, 0};
+	static const uint8_t hdr[8] = {0x00, 42, 0x00, 0x10, 0x01, 0x00, 0x00, 16};
+	static const uint8_t bdl[16] = {0, 0, 0, 0, 0, 0, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0x02, 0};
 
 	fx_cmd(fx, 0, cdb, 10, buf, &c); /* LLBAA: long descriptor */
 	fx_assert_good(&c);
@@ -331,10 +333,9 @@ static void test_mode_sense10(void **state)
 	fx_free(fx);
 }
 
-static void mselect6(struct fx *fx, int nexus, const uint8_t *data, uint8_t len,
-		     struct scsi_cmd *c)
+static void mselect6(struct fx *fx, int nexus, const uint8_t *data, uint8_t len, struct scsi_cmd *c)
 {
-	uint8_t cdb[6] = { 0x15, 0x10, 0, 0, len, 0 };
+	uint8_t cdb[6] = {0x15, 0x10, 0, 0, len, 0};
 
 	fx_run(fx, fx->n[nexus], 0, cdb, 6, data, len, buf, c);
 }
@@ -343,8 +344,8 @@ static void test_mode_select(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t pl[64] = { 0, 0, 0, 8 };
-	uint8_t cdb10[10] = { 0x55, 0x10, 0, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t pl[64] = {0, 0, 0, 8};
+	uint8_t cdb10[10] = {0x55, 0x10, 0, 0, 0, 0, 0, 0, 0, 0};
 
 	/* what we report is accepted back (PS bit ignored) */
 	memcpy(&pl[4], ms_bd512, 8);
@@ -371,7 +372,7 @@ static void test_mode_select(void **state)
 	mselect6(fx, 0, pl, 32, &c);
 	fx_assert_sense(&c, SK_ILLEGAL_REQUEST, 0x26, 0x00);
 	/* SP=1: saving is not supported */
-	fx_run(fx, fx->n[0], 0, (const uint8_t[6]){ 0x15, 0x11, 0, 0, 4, 0 }, 6, pl, 4, buf, &c);
+	fx_run(fx, fx->n[0], 0, (const uint8_t[6]){0x15, 0x11, 0, 0, 4, 0}, 6, pl, 4, buf, &c);
 	fx_assert_cdb_field(&c, 0x24, 1, 0);
 	/* empty parameter list: nothing to do */
 	mselect6(fx, 0, pl, 0, &c);
@@ -415,7 +416,7 @@ static void test_tur_start_stop(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t ssu[6] = { 0x1b, 0, 0, 0, 0x00, 0 };
+	uint8_t ssu[6] = {0x1b, 0, 0, 0, 0x00, 0};
 
 	fx_cmd(fx, 0, fx_tur, 6, buf, &c);
 	fx_assert_good(&c);
@@ -469,7 +470,7 @@ static void test_prevent_allow(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	uint8_t cdb[6] = { 0x1e, 0, 0, 0, 1, 0 };
+	uint8_t cdb[6] = {0x1e, 0, 0, 0, 1, 0};
 
 	fx_cmd(fx, 0, cdb, 6, buf, &c);
 	fx_assert_good(&c);
@@ -487,7 +488,7 @@ static void test_prevent_allow(void **state)
 static void rsoc(struct fx *fx, uint8_t opts, uint8_t op, uint16_t sa, uint32_t alloc,
 		 struct scsi_cmd *c)
 {
-	uint8_t cdb[12] = { 0xa3, 0x0c, opts, op, (uint8_t)(sa >> 8), (uint8_t)sa };
+	uint8_t cdb[12] = {0xa3, 0x0c, opts, op, (uint8_t)(sa >> 8), (uint8_t)sa};
 
 	put_be32(&cdb[6], alloc);
 	fx_cmd(fx, 0, cdb, 12, buf, c);
@@ -498,9 +499,9 @@ static void test_rsoc_all(void **state)
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
 	unsigned n = spc_ops_count + sbc_ops_count + pr_ops_count;
-	static const uint8_t first[16] = { 0x00, 0, 0x00, 0x00, 0, 0x00, 0x00, 6,
-					   0x03, 0, 0x00, 0x00, 0, 0x00, 0x00, 6 };
-	static const uint8_t rtpg[8] = { 0xa3, 0, 0x00, 0x0a, 0, 0x01, 0x00, 12 };
+	static const uint8_t first[16] = {0x00, 0, 0x00, 0x00, 0, 0x00, 0x00, 6,
+					  0x03, 0, 0x00, 0x00, 0, 0x00, 0x00, 6};
+	static const uint8_t rtpg[8] = {0xa3, 0, 0x00, 0x0a, 0, 0x01, 0x00, 12};
 
 	rsoc(fx, 0, 0, 0, 4096, &c);
 	fx_assert_good(&c);
@@ -522,8 +523,10 @@ static void test_rsoc_all(void **state)
 	rsoc(fx, 0x80, 0, 0, 4096, &c);
 	fx_assert_good(&c);
 	assert_int_equal(get_be32(buf), 20 * n);
-	assert_memory_equal(&buf[4], "\x00\x00\x00\x00\x00\x02\x00\x06\x00\x0a\x00\x00"
-				     "\x00\x00\x00\x00\x00\x00\x00\x1e", 20);
+	assert_memory_equal(&buf[4],
+			    "\x00\x00\x00\x00\x00\x02\x00\x06\x00\x0a\x00\x00"
+			    "\x00\x00\x00\x00\x00\x00\x00\x1e",
+			    20);
 	/* truncated */
 	rsoc(fx, 0, 0, 0, 10, &c);
 	assert_int_equal(c.data_in_len, 10);
@@ -538,11 +541,11 @@ static void test_rsoc_one(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	static const uint8_t inq[10] = { 0, 0x03, 0, 6, 0x12, 0x01, 0xff, 0xff, 0xff, 0x00 };
-	static const uint8_t rtpg[16] = { 0, 0x03, 0, 12, 0xa3, 0xea, 0, 0, 0, 0,
-					  0xff, 0xff, 0xff, 0xff, 0, 0 };
-	static const uint8_t prout[14] = { 0, 0x83, 0, 10, 0x5f, 0x06, 0xff, 0, 0, 0xff, 0xff,
-					   0xff, 0xff, 0 };
+	static const uint8_t inq[10] = {0, 0x03, 0, 6, 0x12, 0x01, 0xff, 0xff, 0xff, 0x00};
+	static const uint8_t rtpg[16] = {0, 0x03, 0,	12,   0xa3, 0xea, 0, 0,
+					 0, 0,	  0xff, 0xff, 0xff, 0xff, 0, 0};
+	static const uint8_t prout[14] = {0, 0x83, 0,	 10,   0x5f, 0x06, 0xff,
+					  0, 0,	   0xff, 0xff, 0xff, 0xff, 0};
 
 	rsoc(fx, 1, 0x12, 0, 512, &c);
 	fx_assert_good(&c);
@@ -578,7 +581,7 @@ static void test_rsoc_one(void **state)
 
 static void rtpg(struct fx *fx, uint8_t fmt, uint32_t alloc, struct scsi_cmd *c)
 {
-	uint8_t cdb[12] = { 0xa3, (uint8_t)(fmt << 5 | 0x0a) };
+	uint8_t cdb[12] = {0xa3, (uint8_t)(fmt << 5 | 0x0a)};
 
 	put_be32(&cdb[6], alloc);
 	fx_cmd(fx, 0, cdb, 12, buf, c);
@@ -588,23 +591,22 @@ static void test_rtpg(void **state)
 {
 	struct fx *fx = fx_new();
 	struct scsi_cmd c;
-	struct alua_table tab = { .version = 3, .ntpgs = 2 };
+	struct alua_table tab = {.version = 3, .ntpgs = 2};
 	static const uint8_t exp[32] = {
-		0x00, 0x00, 0x00, 28,
-		0x80 | ALUA_AO, 0xcf, 0x00, 0x01, 0, 0x02, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3,
-		ALUA_STANDBY, 0xcf, 0x00, 0x02, 0, 0x02, 0, 1, 0, 0, 0, 2,
+		0x00, 0x00, 0x00, 28, 0x80 | ALUA_AO, 0xcf, 0x00, 0x01, 0, 0x02, 0, 2, 0, 0, 0, 1,
+		0,    0,    0,	  3,  ALUA_STANDBY,   0xcf, 0x00, 0x02, 0, 0x02, 0, 1, 0, 0, 0, 2,
 	};
-	static const uint8_t implicit[12] = { 0, 0, 0, 8, 0x00, 0xcf, 0, 1, 0, 0x02, 0, 0 };
+	static const uint8_t implicit[12] = {0, 0, 0, 8, 0x00, 0xcf, 0, 1, 0, 0x02, 0, 0};
 
 	rtpg(fx, 0, 512, &c); /* no table yet: group 1, active/optimized */
 	fx_assert_good(&c);
 	assert_int_equal(c.data_in_len, 12);
 	assert_memory_equal(buf, implicit, 12);
 
-	tab.tpg[0] = (struct alua_tpg){ .id = 1, .state = ALUA_AO, .pref = true, .nports = 2,
-					.rel_port = { 1, 3 } };
-	tab.tpg[1] = (struct alua_tpg){ .id = 2, .state = ALUA_STANDBY, .nports = 1,
-					.rel_port = { 2 } };
+	tab.tpg[0] = (struct alua_tpg){
+		.id = 1, .state = ALUA_AO, .pref = true, .nports = 2, .rel_port = {1, 3}};
+	tab.tpg[1] =
+		(struct alua_tpg){.id = 2, .state = ALUA_STANDBY, .nports = 1, .rel_port = {2}};
 	scsi_lu_set_alua(fx->lu, &tab);
 	rtpg(fx, 0, 512, &c);
 	fx_assert_good(&c);
