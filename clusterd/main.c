@@ -122,12 +122,15 @@ static int run_standalone(struct clusterd_opts *o)
 	if (rc)
 		log_err("reactor failed: %s", strerror(-rc));
 out:
+	/* The reactor goes first: it completes the ops still queued (accepts,
+	 * the tick timer, the signal read) with -ECANCELED, and their owners
+	 * must still exist then. */
+	reactor_destroy(d.reactor);
 	if (d.stopped)
 		iscsi_tgt_destroy(d.tgt);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	log_notice("clusterd: exiting");
-	reactor_destroy(d.reactor);
 	return rc || !d.stopped ? CONFIG_EXIT_RUN : CONFIG_EXIT_OK;
 }
 

@@ -48,5 +48,14 @@ if ! kill -0 "$pid" 2>/dev/null; then
 	echo "compliance: the target died during the run; its log:"
 	tail -50 "$work/target.log"
 	rc=1
+else
+	stop_pid "$pid" 10
+	st=$?
+	pid=
+	if [ "$st" -ne 0 ]; then
+		echo "compliance: the target did not stop cleanly on SIGTERM (exit status $st)"
+		tail -20 "$work/target.log"
+		rc=1
+	fi
 fi
 exit "$rc"

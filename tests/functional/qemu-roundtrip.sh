@@ -37,6 +37,15 @@ awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "qemu-img in: %.2f s, out: 
 echo "sha256 source image:     $in"
 echo "sha256 read back (iSCSI): $out"
 echo "sha256 backing file:     $back"
+stop_pid "$pid" 10
+st=$?
+pid=
+if [ "$st" -ne 0 ]; then
+	echo "the target did not stop cleanly on SIGTERM (exit status $st); its log:"
+	tail -20 "$work/target.log"
+	exit 1
+fi
+echo "target stopped cleanly on SIGTERM (exit 0)"
 if [ "$in" = "$out" ] && [ "$in" = "$back" ]; then
 	echo "qemu-img round trip: identical"
 	exit 0
