@@ -40,7 +40,8 @@ enum cfg_type {
  */
 #define CFG_SCALARS(X)                                                                             \
 	X(REACTORS, "reactors", "reactors", CT_UINT, reactors, 1, 64, false, "N",                  \
-	  "Event-loop threads, each with its own io_uring and its own connections.")               \
+	  "Event-loop threads, each with its own io_uring and its own connections; "               \
+	  "this release runs exactly 1 and refuses more at start.")                                \
 	X(MAX_RECV_DSL, "max_recv_dsl", "max-recv-dsl", CT_BYTES, iscsi.max_recv_dsl, 512,         \
 	  16777215, false, "BYTES",                                                                \
 	  "MaxRecvDataSegmentLength the target declares: the largest data segment "                \

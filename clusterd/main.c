@@ -94,6 +94,17 @@ static int run_standalone(struct clusterd_opts *o)
 	char err[512] = "";
 	int rc;
 
+	if (o->tgt.reactors > 1) {
+		/* The SCSI layer's LU state (reservations, unit attentions, LBA
+		 * locks) is owned by one reactor thread; sharing it across threads
+		 * needs message passing that is not built yet. Refuse rather than
+		 * run a second thread that would not be safe. */
+		fprintf(stderr, "clusterd: reactors = %u: this release runs exactly one reactor "
+				"thread (on 2-vCPU hosts also the fastest setting); use 1\n",
+			o->tgt.reactors);
+		return CONFIG_EXIT_RUN;
+	}
+
 	rc = reactor_create(&d.reactor, 1024);
 	if (rc) {
 		fprintf(stderr, "clusterd: cannot set up io_uring: %s%s\n", strerror(-rc),
