@@ -2,6 +2,11 @@
 /*
  * iSCSI text keys: the key=value codec (RFC 7143 6.1) and the negotiation
  * of the operational keys (RFC 7143 6.2, 13). Sans-I/O.
+ *
+ * The target only answers: it never opens a negotiation itself (except for
+ * declaring its MaxRecvDataSegmentLength), so a key the initiator leaves out
+ * keeps its RFC 7143 default whatever tgt_iscsi_opts says. Every initiator
+ * we know of (open-iscsi, libiscsi, Windows) proposes all of them.
  */
 #include <errno.h>
 #include <stdarg.h>
