@@ -28,6 +28,7 @@
 static void conn_rx_arm(struct iscsi_conn *c);
 static void conn_flush(struct reactor_deferred *d);
 static void conn_maybe_free(struct iscsi_conn *c);
+static void conn_rx_resume(struct iscsi_conn *c);
 
 static void conn_random(void *buf, size_t len)
 {
@@ -104,6 +105,7 @@ int iscsi_conn_create(struct iscsi_tgt *t, int fd, const struct tgt_portal *port
 	list_init(&c->ctrl_free);
 	for (unsigned i = 0; i < ISCSI_CTRL_ITEMS; i++)
 		list_add_tail(&c->ctrl_free, &c->ctrl[i].node);
+	c->ctrl_nfree = ISCSI_CTRL_ITEMS;
 	c->flush.fn = conn_flush;
 	c->login_env.cfg = t->cfg;
 	c->login_env.portal_tpgt = portal->tpgt;
@@ -118,7 +120,7 @@ int iscsi_conn_create(struct iscsi_tgt *t, int fd, const struct tgt_portal *port
 	list_add_tail(&t->conns, &c->tgt_node);
 	t->nconns++;
 	t->stats.connections = t->nconns;
-	log_info("conn %s: connected to portal %s:%u", c->peer, portal->addr, portal->port);
+	log_rl_info("conn %s: connected to portal %s:%u", c->peer, portal->addr, portal->port);
 	conn_rx_arm(c);
 	return 0;
 }
@@ -132,6 +134,7 @@ struct iscsi_ctrl *iscsi_conn_ctrl_get(struct iscsi_conn *c, uint32_t dlen)
 
 	if (!n)
 		return NULL;
+	c->ctrl_nfree--;
 	ctl = list_entry(n, struct iscsi_ctrl, node);
 	memset(&ctl->bhs, 0, sizeof(ctl->bhs));
 	ctl->stat = false;
@@ -145,6 +148,7 @@ struct iscsi_ctrl *iscsi_conn_ctrl_get(struct iscsi_conn *c, uint32_t dlen)
 		ctl->data = bufpool_get(c->tgt->bufpool, dlen, NULL);
 		if (!ctl->data) {
 			list_add_head(&c->ctrl_free, &ctl->node);
+			c->ctrl_nfree++;
 			return NULL;
 		}
 		ctl->data_pooled = true;
@@ -158,6 +162,7 @@ void iscsi_conn_ctrl_put(struct iscsi_conn *c, struct iscsi_ctrl *ctl)
 		bufpool_put(c->tgt->bufpool, ctl->data);
 	ctl->data_pooled = false;
 	list_add_tail(&c->ctrl_free, &ctl->node);
+	c->ctrl_nfree++;
 }
 
 void iscsi_conn_ctrl_queue(struct iscsi_conn *c, struct iscsi_ctrl *ctl)
@@ -180,7 +185,7 @@ void iscsi_conn_kick(struct iscsi_conn *c)
 }
 
 /* RFC 7143 11.17: the rejected PDU's header goes back as the data segment. */
-void iscsi_conn_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)
+static void conn_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason, bool close)
 {
 	struct iscsi_ctrl *ctl = iscsi_conn_ctrl_get(c, ISCSI_BHS_LEN);
 
@@ -194,7 +199,20 @@ void iscsi_conn_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)
 	memcpy(ctl->data, bhs, ISCSI_BHS_LEN);
 	iscsi_bhs_set_dlen(&ctl->bhs, ISCSI_BHS_LEN);
 	ctl->stat = true;
+	ctl->close_after = close;
 	iscsi_conn_ctrl_queue(c, ctl);
+}
+
+void iscsi_conn_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)
+{
+	conn_reject(c, bhs, reason, false);
+}
+
+/* Rejects, then closes once the Reject is sent; nothing more is read. */
+void iscsi_conn_reject_close(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)
+{
+	conn_reject(c, bhs, reason, true);
+	c->rx_stopped = true;
 }
 
 /* ---- transmit ---- */
@@ -416,6 +434,7 @@ static void conn_tx_done(struct reactor_op *op, int res)
 		conn_maybe_free(c);
 		return;
 	}
+	conn_rx_resume(c);
 	conn_flush(&c->flush);
 }
 
@@ -490,7 +509,7 @@ static void conn_login_pdu(struct iscsi_conn *c, const struct iscsi_bhs *bhs,
 	if (rsp.close_after) {
 		uint16_t st = get_be16(rsp.bhs.raw + 36);
 
-		log_warn("conn %s: login of '%s' to '%s' refused (status 0x%04x): %s", c->peer,
+		log_rl_warn("conn %s: login of '%s' to '%s' refused (status 0x%04x): %s", c->peer,
 			 c->login.initiator_name[0] ? c->login.initiator_name : "?",
 			 c->login.target_name[0] ? c->login.target_name : "-", st,
 			 c->login.reason[0] ? c->login.reason : "see status");
@@ -530,9 +549,11 @@ static int conn_rx_one(struct iscsi_conn *c, const uint8_t *p, uint32_t avail)
 	if (rc == -EMSGSIZE) {
 		log_rl_warn("conn %s: PDU data segment of %u bytes exceeds MaxRecvDataSegmentLength %u",
 			    c->peer, get_be24(p + 5), c->lim.max_data_len);
-		if (c->state == CONN_FULL_FEATURE)
-			iscsi_conn_reject(c, p, ISCSI_REJECT_PROTOCOL_ERROR);
-		return -EMSGSIZE;
+		if (c->state != CONN_FULL_FEATURE)
+			return -EMSGSIZE;
+		/* The stream cannot be re-framed safely: answer, then close. */
+		iscsi_conn_reject_close(c, p, ISCSI_REJECT_PROTOCOL_ERROR);
+		return 0;
 	}
 	if (rc < 0) {
 		total = conn_raw_pdu_len(c, p);
@@ -562,6 +583,8 @@ static int conn_rx_one(struct iscsi_conn *c, const uint8_t *p, uint32_t avail)
 		log_rl_warn("conn %s: data digest error on opcode 0x%02x; PDU discarded", c->peer,
 			    h.opcode);
 		iscsi_conn_reject(c, p, ISCSI_REJECT_DATA_DIGEST);
+		if (c->state == CONN_FULL_FEATURE && c->sess)
+			iscsi_sess_data_digest_error(c->sess, p, &h);
 		return (int)total;
 	}
 	c->tgt->stats.bytes_in += total;
@@ -580,8 +603,16 @@ static int conn_rx_one(struct iscsi_conn *c, const uint8_t *p, uint32_t avail)
 
 static void conn_rx_process(struct iscsi_conn *c)
 {
-	while (!c->closing && c->rx_end - c->rx_start >= ISCSI_BHS_LEN) {
-		int n = conn_rx_one(c, c->rx_buf + c->rx_start, c->rx_end - c->rx_start);
+	while (!c->closing && !c->rx_stopped && c->rx_end - c->rx_start >= ISCSI_BHS_LEN) {
+		int n;
+
+		if (c->ctrl_nfree < 2) {
+			/* Every answer needs a control PDU (NOP-In, Reject, ...): stop
+			 * reading until sends give some back (conn_tx_done resumes). */
+			c->rx_paused = true;
+			break;
+		}
+		n = conn_rx_one(c, c->rx_buf + c->rx_start, c->rx_end - c->rx_start);
 
 		if (n < 0) {
 			iscsi_conn_close(c, "protocol error");
@@ -627,7 +658,19 @@ static void conn_rx_done(struct reactor_op *op, int res)
 		conn_maybe_free(c);
 		return;
 	}
-	conn_rx_arm(c);
+	if (!c->rx_paused && !c->rx_stopped)
+		conn_rx_arm(c);
+}
+
+/* Resumes parsing held back for lack of control PDUs (called after sends). */
+static void conn_rx_resume(struct iscsi_conn *c)
+{
+	if (!c->rx_paused || c->rx_busy || c->closing || c->ctrl_nfree < 2)
+		return;
+	c->rx_paused = false;
+	conn_rx_process(c);
+	if (!c->closing && !c->rx_paused && !c->rx_stopped)
+		conn_rx_arm(c);
 }
 
 /* ---- liveness (called from the target's tick) ---- */
@@ -685,7 +728,7 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 		return;
 	c->closing = true;
 	c->state = CONN_CLOSING;
-	log_info("conn %s: closing (%s)", c->peer, why);
+	log_rl_info("conn %s: closing (%s)", c->peer, why);
 	/* Makes the pending recv/send complete; the fd is closed once they have.
 	 * Freeing happens only from the deferred flush or a completion, never
 	 * inside this call: callers keep using c until they return. */

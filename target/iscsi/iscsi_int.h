@@ -105,6 +105,7 @@ struct iscsi_task {
 	uint8_t rsp_data[2 + SCSI_SENSE_MAX]; /* SCSI Response data segment: SenseLength + sense */
 	uint8_t r2t_slot_emit;      /* bitmask of r2t[] entries whose R2T PDU is still to be sent */
 	bool status_ready;          /* final status known, waiting only for unsolicited data */
+	bool crc_error;             /* a Data-Out of this task was dropped for its digest */
 	uint8_t held_bhs[ISCSI_BHS_LEN]; /* command held for a CmdSN gap */
 };
 
@@ -181,6 +182,7 @@ struct iscsi_conn {
 	struct list_node txq_ctrl; /* control PDUs to emit */
 	struct iscsi_ctrl ctrl[ISCSI_CTRL_ITEMS];
 	struct list_node ctrl_free;
+	uint32_t ctrl_nfree;
 
 	/* Liveness. */
 	uint64_t last_rx_ns;
@@ -191,6 +193,8 @@ struct iscsi_conn {
 	struct reactor_op close_op;
 	bool closing;
 	bool close_after_tx;
+	bool rx_paused;            /* parsing waits for free control PDUs */
+	bool rx_stopped;           /* a fatal Reject is on its way; read nothing more */
 	uint32_t refs;             /* outstanding reactor ops (rx, tx, close) */
 };
 
@@ -227,6 +231,7 @@ struct iscsi_sess {
 	uint32_t logout_itt;
 	struct iscsi_tmf_wait tmf_wait;
 	bool tmf_busy;
+	bool dying;                 /* conn_gone is aborting the tasks */
 };
 
 struct iscsi_listener {
@@ -271,6 +276,7 @@ void iscsi_conn_ctrl_queue(struct iscsi_conn *c, struct iscsi_ctrl *ctl);
 void iscsi_conn_task_queue(struct iscsi_conn *c, struct iscsi_task *task);
 void iscsi_conn_kick(struct iscsi_conn *c);
 void iscsi_conn_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason);
+void iscsi_conn_reject_close(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason);
 void iscsi_conn_tick(struct iscsi_conn *c, uint64_t now);
 struct iscsi_tx_slot *iscsi_conn_slot_next(struct iscsi_conn *c);
 struct iscsi_tx_slot *iscsi_conn_slot_fill(struct iscsi_conn *c, const uint8_t *data, uint32_t dlen);
@@ -290,6 +296,8 @@ void iscsi_sess_stamp(struct iscsi_sess *s, uint8_t *bhs, bool advance_statsn);
 void iscsi_sess_abort_lu(struct iscsi_sess *s, struct scsi_lu *lu, struct iscsi_tmf_wait *w);
 bool iscsi_sess_idle(const struct iscsi_sess *s);
 void iscsi_sess_maybe_logout(struct iscsi_sess *s);
+void iscsi_sess_data_digest_error(struct iscsi_sess *s, const uint8_t *pdu,
+				  const struct iscsi_pdu_hdr *h);
 
 /* iscsi_tgt.c */
 int iscsi_tgt_bind_session(struct iscsi_login *l, void *arg);

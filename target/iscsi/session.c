@@ -66,7 +66,7 @@ static struct iscsi_task *sess_task_get(struct iscsi_sess *s, bool immediate)
 	t->immediate = immediate;
 	if (!immediate)
 		s->window_used++;
-	t->in_scsi = t->aborted = t->ran = t->overflow_reject = false;
+	t->in_scsi = t->aborted = t->ran = t->overflow_reject = t->crc_error = false;
 	t->tx_status_queued = t->status_ready = false;
 	t->want = t->unsol_total = t->unsol_got = t->got = 0;
 	t->r2t_next = t->r2t_outstanding = t->r2tsn = t->unsol_datasn = 0;
@@ -109,7 +109,7 @@ static void task_release(struct iscsi_task *t)
 	list_add_tail(&s->free_tasks, &t->node);
 	if (s->logout_pending)
 		iscsi_sess_maybe_logout(s);
-	if (!s->conn && !s->in_scsi)
+	if (!s->conn && !s->dying && !s->in_scsi && list_empty(&s->active))
 		iscsi_sess_destroy(s);
 }
 
@@ -199,6 +199,8 @@ void iscsi_sess_conn_gone(struct iscsi_sess *s)
 {
 	struct list_node *n, *tmp;
 
+	/* task_release() must not free the session while we walk its tasks. */
+	s->dying = true;
 	list_for_each_safe (n, tmp, &s->active) {
 		struct iscsi_task *t = list_entry(n, struct iscsi_task, node);
 
@@ -209,6 +211,7 @@ void iscsi_sess_conn_gone(struct iscsi_sess *s)
 			t->cmd.aborted = true;
 		task_release(t);
 	}
+	s->dying = false;
 	if (!s->in_scsi && list_empty(&s->active))
 		iscsi_sess_destroy(s);
 }
@@ -430,6 +433,13 @@ static void task_exec(struct iscsi_task *t)
 	struct iscsi_sess *s = t->sess;
 	int rc;
 
+	if (t->crc_error) {
+		/* RFC 7143 7.8, 11.4.7.2: a Data-Out was discarded for its digest and
+		 * ERL 0 cannot ask for it again: PROTOCOL SERVICE CRC ERROR. */
+		scsi_cmd_set_sense(&t->cmd, SK_ABORTED_COMMAND, 0x47, 0x05);
+		task_finish(t);
+		return;
+	}
 	t->state = TASK_EXEC;
 	t->cmd.data_out_len = MIN(t->got, t->want);
 	rc = scsi_cmd_exec(&t->cmd);
@@ -481,6 +491,10 @@ static void task_data_progress(struct iscsi_task *t)
 		task_finish(t);
 		return;
 	}
+	if (t->crc_error && t->r2t_next >= t->want && !t->r2t_outstanding) {
+		task_exec(t);
+		return;
+	}
 	if (t->got >= t->want || (t->r2t_next >= t->want && !t->r2t_outstanding)) {
 		task_exec(t);
 		return;
@@ -492,7 +506,7 @@ static void task_data_progress(struct iscsi_task *t)
 
 static void task_store(struct iscsi_task *t, uint32_t off, const uint8_t *data, uint32_t len)
 {
-	if (off < t->want && t->cmd.buf)
+	if (data && off < t->want && t->cmd.buf)
 		memcpy((uint8_t *)t->cmd.buf + off, data, MIN(len, t->want - off));
 	t->got += len;
 }
@@ -528,6 +542,11 @@ static struct iscsi_task *sess_find_unsol(struct iscsi_sess *s, uint32_t itt)
 	return NULL;
 }
 
+/*
+ * data == NULL: the PDU's data digest was wrong. Its sequence bookkeeping
+ * still advances (so the exchange ends normally) but nothing is stored and
+ * the command fails at the end of its data phase.
+ */
 static int sess_data_out(struct iscsi_sess *s, const uint8_t *bhs, const uint8_t *data,
 			 uint32_t dlen)
 {
@@ -553,6 +572,8 @@ static int sess_data_out(struct iscsi_sess *s, const uint8_t *bhs, const uint8_t
 			return 0;
 		}
 		t->unsol_datasn++;
+		if (!data)
+			t->crc_error = true;
 		task_store(t, off, data, dlen);
 		t->unsol_got += dlen;
 		if (final && t->unsol_got < t->unsol_total) {
@@ -584,6 +605,8 @@ static int sess_data_out(struct iscsi_sess *s, const uint8_t *bhs, const uint8_t
 		}
 		t->r2t[slot].datasn++;
 		t->r2t[slot].got += dlen;
+		if (!data)
+			t->crc_error = true;
 		task_store(t, off, data, dlen);
 		if (t->r2t[slot].got == t->r2t[slot].len || final) {
 			if (t->r2t[slot].got != t->r2t[slot].len) {
@@ -1059,6 +1082,13 @@ static int sess_logout(struct iscsi_sess *s, const uint8_t *bhs, const struct is
 }
 
 /* ---- dispatch ---- */
+
+void iscsi_sess_data_digest_error(struct iscsi_sess *s, const uint8_t *pdu,
+				  const struct iscsi_pdu_hdr *h)
+{
+	if (h->opcode == ISCSI_OP_DATA_OUT)
+		sess_data_out(s, pdu, NULL, h->data_len);
+}
 
 int iscsi_sess_rx_pdu(struct iscsi_sess *s, const uint8_t *pdu, const struct iscsi_pdu_hdr *h,
 		      const uint8_t *data, uint32_t dlen)
