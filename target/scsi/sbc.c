@@ -11,17 +11,22 @@
  * Multi-step commands are small state machines driven by the one bdev_io in
  * c->priv (c->priv.step says what the completion means):
  *
- *   SBC_IO         one I/O, then GOOD (READ, WRITE, SYNCHRONIZE CACHE)
+ *   SBC_IO         one I/O, then GOOD (READ, SYNCHRONIZE CACHE)
+ *   SBC_WR_FULL -> SBC_TAIL_READ -> SBC_TAIL_WRITE               (WRITE, WRITE
+ *                  AND VERIFY): the whole blocks of Data-Out, then, when the
+ *                  initiator sent a partial last block, that block read,
+ *                  merged and written back; WRITE AND VERIFY goes on to
  *   SBC_CMP        read a chunk of the medium into scratch, compare it with
  *                  the Data-Out buffer, next chunk ... then GOOD, or go on to
  *                  SBC_CAW_WRITE (COMPARE AND WRITE)           (VERIFY, WRITE
- *                  AND VERIFY after its SBC_WAV_WRITE)
+ *                  AND VERIFY)
  *   SBC_OR_READ -> SBC_OR_WRITE -> SBC_OR_READ ...            (ORWRITE)
  *   SBC_LOOP       the same op over the next chunk            (WRITE SAME)
  *   SBC_UNMAP      the next chunk of the next descriptor      (UNMAP)
  *
- * Atomicity: COMPARE AND WRITE and ORWRITE read, then write. While one runs,
- * it holds an LBA-range lock of this thread; a later command that would
+ * Atomicity: COMPARE AND WRITE, ORWRITE and a WRITE (or WRITE AND VERIFY)
+ * with a partial last block (short Data-Out) read, then write. While one
+ * runs, it holds an LBA-range lock of this thread; a later command that would
  * write an overlapping range on the same LU (WRITE*, WRITE AND VERIFY, WRITE
  * SAME, COMPARE AND WRITE, ORWRITE) parks on the lock and is executed when
  * it is released. So they are atomic with respect to every command issued
@@ -29,8 +34,8 @@
  * concurrent with them, as SAM-5 allows for overlapping SIMPLE tasks, and
  * UNMAP does not wait (its ranges are scattered).
  *
- * Extra buffers (compare reads, ORWRITE, WRITE SAME patterns) come from the
- * reactor's bufpool; when it is empty the command ends with BUSY status.
+ * Extra buffers (compare reads, ORWRITE, partial blocks, WRITE SAME patterns)
+ * come from the reactor's bufpool; when it is empty the command ends BUSY.
  */
 #include <errno.h>
 #include <string.h>
@@ -47,7 +52,9 @@
 enum sbc_step {
 	SBC_IO = 0,
 	SBC_CMP,
-	SBC_WAV_WRITE,
+	SBC_WR_FULL,
+	SBC_TAIL_READ,
+	SBC_TAIL_WRITE,
 	SBC_CAW_WRITE,
 	SBC_OR_READ,
 	SBC_OR_WRITE,
@@ -455,28 +462,122 @@ static int sbc_read_exec(struct scsi_cmd *c)
 }
 
 /*
- * Bytes of Data-Out to write: when the initiator sent less than the CDB
- * asks (iSCSI EDTL < transfer length), only the whole blocks received.
+ * Bytes of Data-Out the command acts on: what the initiator sent, less than
+ * the CDB asks when iSCSI EDTL was smaller (RFC 7143 11.4.5.1: the transport
+ * requests only EDTL bytes and reports the residual). Exactly those bytes are
+ * written; the rest of the range keeps its contents.
  */
 static uint32_t sbc_data_out_bytes(const struct scsi_cmd *c)
 {
-	uint32_t n = MIN(c->xfer_len, c->data_out_len);
-
-	return n & ~(c->lu->block_size - 1);
+	return MIN(c->xfer_len, c->data_out_len);
 }
 
+/* Bytes of a short Data-Out that do not fill its last block. */
+static uint32_t sbc_tail_bytes(const struct scsi_cmd *c)
+{
+	return sbc_data_out_bytes(c) & (c->lu->block_size - 1);
+}
+
+/* Takes the LBA-range lock or parks; SCSI_OK when taken. */
+static int sbc_lock_or_park(struct scsi_cmd *c)
+{
+	if (sbc_lock_wait(c, c->priv.lba, c->priv.nblocks))
+		return SCSI_PENDING;
+	if (!sbc_lock_take(c, c->priv.lba, c->priv.nblocks)) {
+		sbc_busy(c);
+		return SCSI_DONE;
+	}
+	return SCSI_OK;
+}
+
+static bool sbc_is_wav(const struct scsi_cmd *c)
+{
+	return c->cdb[0] == 0x2e || c->cdb[0] == 0xae || c->cdb[0] == 0x8e;
+}
+
+static void sbc_wav_written(struct scsi_cmd *c);
+
+/* Every Data-Out byte is on the medium: WRITE is done, WRITE AND VERIFY compares. */
+static void sbc_wr_done(struct scsi_cmd *c)
+{
+	if (sbc_is_wav(c)) {
+		sbc_wav_written(c);
+		return;
+	}
+	sbc_good(c);
+	sbc_finish(c);
+}
+
+/* Reads the block the partial tail falls in into scratch (one block). */
+static int sbc_tail_read(struct scsi_cmd *c)
+{
+	uint32_t full = sbc_data_out_bytes(c) - sbc_tail_bytes(c);
+
+	c->priv.step = SBC_TAIL_READ;
+	return sbc_submit(c, BDEV_READ, sbc_bytes(c, c->priv.lba) + full, c->lu->block_size,
+			  c->priv.scratch, c->priv.scratch_index, false);
+}
+
+/* Lays the received bytes over the start of that block and writes it back. */
+static int sbc_tail_write(struct scsi_cmd *c)
+{
+	uint32_t tail = sbc_tail_bytes(c);
+	uint32_t full = sbc_data_out_bytes(c) - tail;
+
+	memcpy(c->priv.scratch, (const uint8_t *)c->buf + full, tail);
+	c->priv.step = SBC_TAIL_WRITE;
+	return sbc_submit(c, BDEV_WRITE, sbc_bytes(c, c->priv.lba) + full, c->lu->block_size,
+			  c->priv.scratch, c->priv.scratch_index, sbc_want_fua(c));
+}
+
+static void sbc_tail_written(struct scsi_cmd *c)
+{
+	/* WRITE AND VERIFY's compare pass takes a scratch of its own size. */
+	bufpool_put(c->ctx->bufpool, c->priv.scratch);
+	c->priv.scratch = NULL;
+	sbc_wr_done(c);
+}
+
+static void sbc_wr_full_done(struct scsi_cmd *c)
+{
+	if (sbc_tail_bytes(c)) {
+		sbc_cb_submitted(c, sbc_tail_read(c));
+		return;
+	}
+	sbc_wr_done(c);
+}
+
+/*
+ * WRITE (SBC-3 5.32-5.35) and WRITE AND VERIFY: the whole blocks straight from
+ * the Data-Out buffer, then a partial last block by read-modify-write. That
+ * one holds the LBA lock (a later write of the block must not be lost between
+ * the read and the write) and takes its scratch before anything is written,
+ * so BUSY leaves the medium untouched.
+ */
 static int sbc_write_exec(struct scsi_cmd *c)
 {
 	uint32_t len = sbc_data_out_bytes(c);
+	uint32_t full = len - sbc_tail_bytes(c);
+	int rc;
 
 	if (!len) {
 		sbc_good(c);
 		return SCSI_DONE;
 	}
-	if (sbc_lock_wait(c, c->priv.lba, c->priv.nblocks))
-		return SCSI_PENDING;
-	c->priv.step = SBC_IO;
-	return sbc_exec_submitted(c, sbc_submit(c, BDEV_WRITE, sbc_bytes(c, c->priv.lba), len,
+	if (full == len) {
+		if (sbc_lock_wait(c, c->priv.lba, c->priv.nblocks))
+			return SCSI_PENDING;
+	} else {
+		rc = sbc_lock_or_park(c);
+		if (rc != SCSI_OK)
+			return rc;
+		if (!sbc_scratch_get(c, c->lu->block_size))
+			return sbc_done_now(c);
+	}
+	if (!full)
+		return sbc_exec_submitted(c, sbc_tail_read(c));
+	c->priv.step = SBC_WR_FULL;
+	return sbc_exec_submitted(c, sbc_submit(c, BDEV_WRITE, sbc_bytes(c, c->priv.lba), full,
 						c->buf, c->buf_index, sbc_want_fua(c)));
 }
 
@@ -501,7 +602,10 @@ static uint8_t sbc_cmp_mode(const struct scsi_cmd *c)
 	}
 }
 
-/* Bytes the compare pass covers (Data-Out may have been short: see above). */
+/*
+ * Bytes the compare pass covers: with a short Data-Out only the bytes
+ * received (not a multiple of the block size then: reads are rounded up).
+ */
 static uint64_t sbc_cmp_total(const struct scsi_cmd *c)
 {
 	uint64_t total = sbc_bytes(c, c->priv.nblocks);
@@ -511,10 +615,16 @@ static uint64_t sbc_cmp_total(const struct scsi_cmd *c)
 	return total;
 }
 
+/* Bytes of a read of `left` more bytes: whole blocks, at most a scratch buffer. */
+static uint32_t sbc_chunk(const struct scsi_cmd *c, uint64_t left)
+{
+	return (uint32_t)MIN(ALIGN_UP(left, (uint64_t)c->lu->block_size),
+			     (uint64_t)c->priv.scratch_cap);
+}
+
 static int sbc_cmp_next(struct scsi_cmd *c)
 {
-	uint64_t left = sbc_cmp_total(c) - c->priv.pos;
-	uint32_t len = (uint32_t)MIN(left, (uint64_t)c->priv.scratch_cap);
+	uint32_t len = sbc_chunk(c, sbc_cmp_total(c) - c->priv.pos);
 
 	c->priv.step = SBC_CMP;
 	return sbc_submit(c, BDEV_READ, sbc_bytes(c, c->priv.lba) + c->priv.pos, len,
@@ -527,14 +637,16 @@ static int64_t sbc_cmp_chunk(const struct scsi_cmd *c, uint32_t len)
 	const uint8_t *got = c->priv.scratch;
 	const uint8_t *want = (const uint8_t *)c->buf + c->priv.pos;
 	uint32_t bs = c->lu->block_size;
+	/* BYTCHK=11b with a short Data-Out: the part of the block received. */
+	uint32_t n = MIN(bs, sbc_data_out_bytes(c));
 
 	switch (sbc_cmp_mode(c)) {
 	case SBC_CMP_NONE:
 		return -1;
 	case SBC_CMP_BLOCK:
 		for (uint32_t b = 0; b < len; b += bs)
-			if (memcmp(got + b, c->buf, bs))
-				for (uint32_t i = 0; i < bs; i++)
+			if (memcmp(got + b, c->buf, n))
+				for (uint32_t i = 0; i < n; i++)
 					if (got[b + i] != ((const uint8_t *)c->buf)[i])
 						return (int64_t)c->priv.pos + b + i;
 		return -1;
@@ -550,9 +662,10 @@ static int64_t sbc_cmp_chunk(const struct scsi_cmd *c, uint32_t len)
 
 static int sbc_caw_write(struct scsi_cmd *c);
 
-/* A compare chunk was read: compare it, then the next chunk or what follows. */
-static void sbc_cmp_done(struct scsi_cmd *c, uint32_t len)
+/* A compare chunk of io_len bytes was read: compare it, then the next chunk or what follows. */
+static void sbc_cmp_done(struct scsi_cmd *c, uint32_t io_len)
 {
+	uint32_t len = (uint32_t)MIN((uint64_t)io_len, sbc_cmp_total(c) - c->priv.pos);
 	int64_t diff = sbc_cmp_chunk(c, len);
 
 	if (diff >= 0) {
@@ -583,7 +696,7 @@ static int sbc_cmp_start(struct scsi_cmd *c, bool *busy)
 {
 	*busy = false;
 	c->priv.pos = 0;
-	if (!sbc_scratch_get(c, sbc_cmp_total(c))) {
+	if (!sbc_scratch_get(c, ALIGN_UP(sbc_cmp_total(c), (uint64_t)c->lu->block_size))) {
 		*busy = true;
 		return 0;
 	}
@@ -637,21 +750,7 @@ static int sbc_wav_prepare(struct scsi_cmd *c)
 	return rc;
 }
 
-static int sbc_wav_exec(struct scsi_cmd *c)
-{
-	uint32_t len = sbc_data_out_bytes(c);
-
-	if (!len) {
-		sbc_good(c);
-		return SCSI_DONE;
-	}
-	if (sbc_lock_wait(c, c->priv.lba, c->priv.nblocks))
-		return SCSI_PENDING;
-	c->priv.step = SBC_WAV_WRITE;
-	return sbc_exec_submitted(c, sbc_submit(c, BDEV_WRITE, sbc_bytes(c, c->priv.lba), len,
-						c->buf, c->buf_index, true));
-}
-
+/* The Data-Out is on the medium (FUA): BYTCHK=1 compares it with what reads back. */
 static void sbc_wav_written(struct scsi_cmd *c)
 {
 	bool busy;
@@ -686,33 +785,34 @@ static int sbc_caw_prepare(struct scsi_cmd *c)
 		return SCSI_DONE;
 	}
 	sbc_set_xfer(c, SCSI_DIR_WRITE, (uint32_t)sbc_bytes(c, 2ull * n));
-	/* Verify and write halves are defined by the CDB: any other size is wrong. */
-	if (n && c->edtl != c->xfer_len) {
+	/*
+	 * Verify and write halves are defined by the CDB: any other size is wrong,
+	 * also with 0 blocks (an initiator encoding 256 blocks as 0 sends data).
+	 */
+	if (c->edtl != c->xfer_len) {
 		sbc_invalid_cdb(c, 13, -1);
 		return SCSI_DONE;
 	}
 	return SCSI_OK;
 }
 
+/*
+ * The write half starts `half` bytes into the buffer, which need not meet the
+ * bdev's buffer alignment (512-byte blocks under O_DIRECT's 4096): the verify
+ * half is no longer needed then, so the write half moves down over it.
+ */
 static int sbc_caw_write(struct scsi_cmd *c)
 {
 	uint32_t half = (uint32_t)sbc_bytes(c, c->priv.nblocks);
+	uint8_t *data = (uint8_t *)c->buf + half;
 
-	c->priv.step = SBC_CAW_WRITE;
-	return sbc_submit(c, BDEV_WRITE, sbc_bytes(c, c->priv.lba), half, (uint8_t *)c->buf + half,
-			  c->buf_index, sbc_want_fua(c));
-}
-
-/* Takes the LBA-range lock or parks; SCSI_OK when taken. */
-static int sbc_lock_or_park(struct scsi_cmd *c)
-{
-	if (sbc_lock_wait(c, c->priv.lba, c->priv.nblocks))
-		return SCSI_PENDING;
-	if (!sbc_lock_take(c, c->priv.lba, c->priv.nblocks)) {
-		sbc_busy(c);
-		return SCSI_DONE;
+	if ((uintptr_t)data % sbc_bdev(c)->buf_align) {
+		memmove(c->buf, data, half);
+		data = c->buf;
 	}
-	return SCSI_OK;
+	c->priv.step = SBC_CAW_WRITE;
+	return sbc_submit(c, BDEV_WRITE, sbc_bytes(c, c->priv.lba), half, data, c->buf_index,
+			  sbc_want_fua(c));
 }
 
 static int sbc_caw_exec(struct scsi_cmd *c)
@@ -741,20 +841,21 @@ static int sbc_caw_exec(struct scsi_cmd *c)
 
 static int sbc_or_next(struct scsi_cmd *c)
 {
-	uint64_t left = sbc_data_out_bytes(c) - c->priv.pos;
-	uint32_t len = (uint32_t)MIN(left, (uint64_t)c->priv.scratch_cap);
+	uint32_t len = sbc_chunk(c, sbc_data_out_bytes(c) - c->priv.pos);
 
 	c->priv.step = SBC_OR_READ;
 	return sbc_submit(c, BDEV_READ, sbc_bytes(c, c->priv.lba) + c->priv.pos, len,
 			  c->priv.scratch, c->priv.scratch_index, false);
 }
 
+/* ORs the Data-Out bytes received (a short last block: only those) into what was read. */
 static int sbc_or_write(struct scsi_cmd *c, uint32_t len)
 {
 	uint8_t *s = c->priv.scratch;
 	const uint8_t *d = (const uint8_t *)c->buf + c->priv.pos;
+	uint32_t n = MIN(len, sbc_data_out_bytes(c) - c->priv.pos);
 
-	for (uint32_t i = 0; i < len; i++)
+	for (uint32_t i = 0; i < n; i++)
 		s[i] |= d[i];
 	c->priv.step = SBC_OR_WRITE;
 	return sbc_submit(c, BDEV_WRITE, sbc_bytes(c, c->priv.lba) + c->priv.pos, len, s,
@@ -787,7 +888,7 @@ static int sbc_orwrite_exec(struct scsi_cmd *c)
 	rc = sbc_lock_or_park(c);
 	if (rc != SCSI_OK)
 		return rc;
-	if (!sbc_scratch_get(c, len))
+	if (!sbc_scratch_get(c, ALIGN_UP(len, c->lu->block_size)))
 		return sbc_done_now(c);
 	return sbc_exec_submitted(c, sbc_or_next(c));
 }
@@ -840,15 +941,19 @@ static int sbc_ws_prepare(struct scsi_cmd *c)
 	struct sbc_rw rw = sbc_decode(c->cdb);
 	bool ndob = c->cdb[0] == 0x93 && (c->cdb[1] & 1);
 	bool unmap = c->cdb[1] & 0x08;
+	uint64_t n;
 
 	sbc_priv_init(c);
 	if (sbc_check_range(c, rw.lba, rw.n) != SCSI_OK)
 		return SCSI_DONE;
-	if (!rw.n || sbc_bytes(c, rw.n) > SCSI_MAX_WRITE_SAME_BYTES) {
-		/* WSNZ=1: 0 would mean "to the end of the medium" (SBC-3 5.41). */
+	/* WSNZ=0: 0 blocks means from the LBA to the end of the medium (SBC-3
+	 * 5.41), and MAXIMUM WRITE SAME LENGTH bounds that count as any other. */
+	n = rw.n ? rw.n : c->lu->nblocks - rw.lba;
+	if (n > (SCSI_MAX_WRITE_SAME_BYTES >> c->lu->block_shift)) {
 		sbc_invalid_cdb(c, rw.len_byte, -1);
 		return SCSI_DONE;
 	}
+	c->priv.nblocks = (uint32_t)n;
 	if (unmap && !c->lu->thin) {
 		sbc_invalid_cdb(c, 1, 3); /* LBPWS/LBPWS10 are 0 on a fully provisioned LU */
 		return SCSI_DONE;
@@ -905,12 +1010,21 @@ static int sbc_ws_exec(struct scsi_cmd *c)
 		scsi_cmd_set_sense(c, SK_ILLEGAL_REQUEST, SCSI_ASC_PARAM_LIST_LENGTH);
 		return SCSI_DONE;
 	}
+	if (!c->priv.nblocks) {
+		sbc_good(c); /* 0 blocks at the capacity: to the end is nothing */
+		return SCSI_DONE;
+	}
 	if (sbc_lock_wait(c, c->priv.lba, c->priv.nblocks))
 		return SCSI_PENDING;
 	c->priv.pos = 0;
-	/* Zeroes with UNMAP deallocate (reads give zeroes: LBPRZ=1); other zeroes
-	 * need not be written out either. A pattern is written (SBC-3 4.7.3.4). */
-	if (ndob || sbc_all_zero(c->buf, bs))
+	/*
+	 * UNMAP=1: for each LBA the device server either writes the block or
+	 * unmaps (SBC-3 5.42); we deallocate whatever the pattern, as Linux LIO
+	 * does and libiscsi's WriteSame10.UnmapUntilEnd expects (reads give
+	 * zeroes: LBPRZ=1). Zeroes need not be written out either; any other
+	 * pattern is written.
+	 */
+	if (ndob || unmap || sbc_all_zero(c->buf, bs))
 		return sbc_exec_submitted(
 			c, sbc_loop_next(c, unmap ? sbc_unmap_op(c) : BDEV_WRITE_ZEROES));
 	if (!sbc_scratch_get(c, MIN(sbc_bytes(c, c->priv.nblocks), (uint64_t)SBC_WS_PATTERN_MAX)))
@@ -1092,8 +1206,14 @@ static void sbc_io_cb(struct bdev_io *io, int res)
 	case SBC_CMP:
 		sbc_cmp_done(c, io->len);
 		return;
-	case SBC_WAV_WRITE:
-		sbc_wav_written(c);
+	case SBC_WR_FULL:
+		sbc_wr_full_done(c);
+		return;
+	case SBC_TAIL_READ:
+		sbc_cb_submitted(c, sbc_tail_write(c));
+		return;
+	case SBC_TAIL_WRITE:
+		sbc_tail_written(c);
 		return;
 	case SBC_OR_READ:
 		sbc_cb_submitted(c, sbc_or_write(c, io->len));
@@ -1307,7 +1427,7 @@ const struct scsi_op_desc sbc_ops[] = {
 	 "READ CAPACITY(10)"},
 	{0x28, 0, false, 10, F_RD, RW10(0x28), sbc_read_prepare, sbc_read_exec, "READ(10)"},
 	{0x2a, 0, false, 10, F_WR, RW10(0x2a), sbc_write_prepare, sbc_write_exec, "WRITE(10)"},
-	{0x2e, 0, false, 10, F_WR, B1_10(0x2e, 0x12), sbc_wav_prepare, sbc_wav_exec,
+	{0x2e, 0, false, 10, F_WR, B1_10(0x2e, 0x12), sbc_wav_prepare, sbc_write_exec,
 	 "WRITE AND VERIFY(10)"},
 	{0x2f, 0, false, 10, F_RD, B1_10(0x2f, 0x16), sbc_verify_prepare, sbc_verify_exec,
 	 "VERIFY(10)"},
@@ -1338,7 +1458,7 @@ const struct scsi_op_desc sbc_ops[] = {
 	 "COMPARE AND WRITE"},
 	{0x8a, 0, false, 16, F_WR, RW16(0x8a), sbc_write_prepare, sbc_write_exec, "WRITE(16)"},
 	{0x8b, 0, false, 16, F_WR, RW16(0x8b), sbc_write_prepare, sbc_orwrite_exec, "ORWRITE(16)"},
-	{0x8e, 0, false, 16, F_WR, B1_16(0x8e, 0x12), sbc_wav_prepare, sbc_wav_exec,
+	{0x8e, 0, false, 16, F_WR, B1_16(0x8e, 0x12), sbc_wav_prepare, sbc_write_exec,
 	 "WRITE AND VERIFY(16)"},
 	{0x8f, 0, false, 16, F_RD, B1_16(0x8f, 0x16), sbc_verify_prepare, sbc_verify_exec,
 	 "VERIFY(16)"},
@@ -1369,7 +1489,7 @@ const struct scsi_op_desc sbc_ops[] = {
 	 "GET LBA STATUS"},
 	{0xa8, 0, false, 12, F_RD, RW12(0xa8), sbc_read_prepare, sbc_read_exec, "READ(12)"},
 	{0xaa, 0, false, 12, F_WR, RW12(0xaa), sbc_write_prepare, sbc_write_exec, "WRITE(12)"},
-	{0xae, 0, false, 12, F_WR, B1_12(0xae, 0x12), sbc_wav_prepare, sbc_wav_exec,
+	{0xae, 0, false, 12, F_WR, B1_12(0xae, 0x12), sbc_wav_prepare, sbc_write_exec,
 	 "WRITE AND VERIFY(12)"},
 	{0xaf, 0, false, 12, F_RD, B1_12(0xaf, 0x16), sbc_verify_prepare, sbc_verify_exec,
 	 "VERIFY(12)"},

@@ -216,10 +216,11 @@ void scsi_cmd_put_data(struct scsi_cmd *c, const void *data, uint32_t len);
 /* WRITE SAME: NUMBER OF LOGICAL BLOCKS limit in bytes (VPD B0h MAXIMUM WRITE
  * SAME LENGTH = this / block size). Kept below 65536 blocks of 512 bytes: an
  * initiator (libiscsi WriteSame16.Unmap) that sees a larger limit first WRITEs
- * 65536 blocks in one command, beyond SCSI_MAX_XFER_BYTES. WSNZ=1: a WRITE SAME
- * with 0 blocks ("to the end of the LU") is refused with INVALID FIELD IN CDB. */
+ * 65536 blocks in one command, beyond SCSI_MAX_XFER_BYTES. WSNZ=0: a WRITE SAME
+ * with 0 blocks writes from its LBA to the end of the LU, when that is within
+ * this limit (INVALID FIELD IN CDB otherwise). */
 #define SCSI_MAX_WRITE_SAME_BYTES (16u << 20)
-#define SCSI_WSNZ		  1
+#define SCSI_WSNZ		  0
 /* Granularity we report (optimal transfer granularity, unmap granularity),
  * in bytes: 4 KiB, the page size every backing store here aligns to. */
 #define SCSI_GRANULARITY_BYTES 4096u

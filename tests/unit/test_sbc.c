@@ -232,9 +232,10 @@ static void medium_fill(struct fx *f, uint64_t lun, uint64_t lba, uint32_t n, ui
 /* Asserts every byte of the n blocks at lba is v. */
 static void medium_expect(struct fx *f, uint64_t lun, uint64_t lba, uint32_t n, uint8_t v)
 {
-	uint8_t *b = malloc(n * BS);
+	uint8_t *b = NULL;
 
-	assert_non_null(b);
+	/* Aligned for O_DIRECT files. */
+	assert_int_equal(posix_memalign((void **)&b, 4096, n * BS), 0);
 	medium_io(f, lun, BDEV_READ, lba, n, b);
 	for (uint32_t i = 0; i < n * BS; i++)
 		if (b[i] != v)
@@ -429,31 +430,138 @@ static void test_limits_and_flags(void **state)
 	expect_good(run(f, LUN_THIN, cdb, BS, NULL, 0));
 }
 
-/* iSCSI EDTL smaller than the CDB's length: only whole blocks received are written. */
+/* Asserts the bytes [from, to) of block lba are v. */
+static void medium_expect_bytes(struct fx *f, uint64_t lun, uint64_t lba, uint32_t from,
+				uint32_t to, uint8_t v)
+{
+	medium_io(f, lun, BDEV_READ, lba, 1, f->in);
+	for (uint32_t i = from; i < to; i++)
+		if (f->in[i] != v)
+			fail_msg("lba %llu byte %u: %#x, want %#x", (unsigned long long)lba, i,
+				 f->in[i], v);
+}
+
+/*
+ * iSCSI EDTL smaller than the CDB's length: exactly the bytes received are
+ * written, a partial last block by read-modify-write; the rest is untouched.
+ */
 static void test_write_short_data_out(void **state)
 {
 	struct fx *f = *state;
+	struct bdev_fault_stats a, b;
 	uint8_t cdb[16];
 	struct scsi_cmd *c;
 
-	medium_fill(f, LUN_THIN, 40, 2, 'a');
-	memset(f->out, 'b', 2 * BS);
+	medium_fill(f, LUN_THIN, 40, 3, 'a');
+	memset(f->out, 'b', 3 * BS);
 	cdb10(cdb, 0x2a, 0, 40, 2);
 	c = run(f, LUN_THIN, cdb, BS, f->out, BS);
 	expect_good(c);
 	assert_int_equal(c->xfer_len, 2 * BS); /* the transport reports the overflow */
 	medium_expect(f, LUN_THIN, 40, 1, 'b');
 	medium_expect(f, LUN_THIN, 41, 1, 'a');
+	/* Less than a block: that block is read, merged and written whole. */
 	memset(f->out, 'c', 2 * BS);
-	c = run(f, LUN_THIN, cdb, 200, f->out, 200);
-	expect_good(c);
-	medium_expect(f, LUN_THIN, 40, 1, 'b');
+	a = fstats(f);
+	expect_good(run(f, LUN_THIN, cdb, 200, f->out, 200));
+	b = fstats(f);
+	assert_int_equal(b.reads, a.reads + 1);
+	assert_int_equal(b.writes, a.writes + 1);
+	medium_expect_bytes(f, LUN_THIN, 40, 0, 200, 'c');
+	medium_expect_bytes(f, LUN_THIN, 40, 200, BS, 'b');
+	medium_expect(f, LUN_THIN, 41, 1, 'a');
+	/* A block and a part: the whole block directly, then the part; FUA on both. */
+	memset(f->out, 'd', 3 * BS);
+	cdb16(cdb, 0x8a, 0x08, 40, 3);
+	a = fstats(f);
+	expect_good(run(f, LUN_THIN, cdb, BS + 100, f->out, BS + 100));
+	b = fstats(f);
+	assert_int_equal(b.reads, a.reads + 1);
+	assert_int_equal(b.fua_writes, a.fua_writes + 2);
+	medium_expect(f, LUN_THIN, 40, 1, 'd');
+	medium_expect_bytes(f, LUN_THIN, 41, 0, 100, 'd');
+	medium_expect_bytes(f, LUN_THIN, 41, 100, BS, 'a');
+	medium_expect(f, LUN_THIN, 42, 1, 'a');
 	/* EDTL larger: xfer_len is still what the CDB says. */
 	cdb10(cdb, 0x2a, 0, 40, 1);
 	c = run(f, LUN_THIN, cdb, 10000, f->out, 10000);
 	expect_good(c);
 	assert_int_equal(c->xfer_len, BS);
-	medium_expect(f, LUN_THIN, 40, 1, 'c');
+	medium_expect(f, LUN_THIN, 40, 1, 'd');
+	/* A failed read of the partial block ends the command, nothing of it written. */
+	bdev_fault_fail_at(f->fb, 1, 1u << BDEV_READ, -EIO, false);
+	memset(f->out, 'e', BS);
+	cdb10(cdb, 0x2a, 0, 42, 1);
+	expect_sense(run(f, LUN_THIN, cdb, 300, f->out, 300), SK_MEDIUM_ERROR, 0x11, 0x00);
+	medium_expect(f, LUN_THIN, 42, 1, 'a');
+}
+
+/* Takes every buffer of the pool but one of 4 KiB; returns how many are in held[]. */
+static int pool_drain(struct fx *f, void **held, int max)
+{
+	int n = 0;
+	void *p;
+
+	while (n < max && (p = bufpool_get(f->bp, 1 << 20, NULL)))
+		held[n++] = p;
+	while (n < max && (p = bufpool_get(f->bp, 4096, NULL)))
+		held[n++] = p;
+	assert_true(n > 0 && n < max);
+	bufpool_put(f->bp, held[--n]);
+	return n;
+}
+
+static void pool_refill(struct fx *f, void **held, int n)
+{
+	while (n)
+		bufpool_put(f->bp, held[--n]);
+}
+
+/* No scratch for the partial block: BUSY before anything is written. */
+static void test_write_short_busy(void **state)
+{
+	struct fx *f = *state;
+	void *held[128];
+	uint8_t cdb[16];
+	int n;
+
+	medium_fill(f, LUN_THIN, 50, 2, 'a');
+	memset(f->out, 'b', 2 * BS);
+	cdb10(cdb, 0x2a, 0, 50, 2);
+	n = pool_drain(f, held, 128); /* the one left is the Data-Out buffer */
+	assert_int_equal(run(f, LUN_THIN, cdb, BS + 1, f->out, BS + 1)->status, SAM_STAT_BUSY);
+	pool_refill(f, held, n);
+	medium_expect(f, LUN_THIN, 50, 2, 'a');
+	expect_good(run(f, LUN_THIN, cdb, BS + 1, f->out, BS + 1));
+	medium_expect(f, LUN_THIN, 50, 1, 'b');
+	medium_expect_bytes(f, LUN_THIN, 51, 0, 1, 'b');
+	medium_expect_bytes(f, LUN_THIN, 51, 1, BS, 'a');
+}
+
+/* A WRITE with a partial block read-modify-writes under the LBA lock: a later
+ * WRITE of that block waits, so it is not lost under the merged block. */
+static void test_write_short_atomic(void **state)
+{
+	struct fx *f = *state;
+	struct tcmd *part = calloc(1, sizeof(*part)), *wr = calloc(1, sizeof(*wr));
+	uint8_t cdb[16], cdb2[16];
+	uint8_t *data = malloc(BS);
+
+	medium_fill(f, LUN_THIN, 60, 1, 'a');
+	memset(data, 'p', BS);
+	cdb10(cdb, 0x2a, 0, 60, 1);
+	assert_int_equal(t_start(f, part, LUN_THIN, cdb, 100, data, 100), SCSI_PENDING);
+	memset(f->out, 'W', BS);
+	cdb10(cdb2, 0x2a, 0, 60, 1);
+	assert_int_equal(t_start(f, wr, LUN_THIN, cdb2, BS, f->out, BS), SCSI_PENDING);
+	t_finish(f, part);
+	t_finish(f, wr);
+	expect_good(&part->c);
+	expect_good(&wr->c);
+	medium_expect(f, LUN_THIN, 60, 1, 'W');
+	free(data);
+	free(part);
+	free(wr);
 }
 
 static void test_fua_and_sync_cache(void **state)
@@ -573,6 +681,23 @@ static void test_verify(void **state)
 	assert_int_equal(c->xfer_len, 0);
 	cdb10(cdb, 0x2f, 0, NBLK, 1);
 	expect_sense(run(f, LUN_THIN, cdb, 0, NULL, 0), SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	/* Short Data-Out (EDTL < 8 blocks): only the bytes received are compared. */
+	pattern(f->out, 8 * BS, 7);
+	f->out[3 * BS + 10] ^= 0xff; /* not received */
+	cdb10(cdb, 0x2f, 0x02, 200, 8);
+	c = run(f, LUN_THIN, cdb, 3 * BS + 10, f->out, 3 * BS + 10);
+	expect_good(c);
+	assert_int_equal(c->xfer_len, 8 * BS);
+	c = run(f, LUN_THIN, cdb, 3 * BS + 11, f->out, 3 * BS + 11);
+	expect_sense(c, SK_MISCOMPARE, 0x1d, 0x00);
+	assert_int_equal(get_be32(&c->sense[3]), 3 * BS + 10);
+	/* BYTCHK=11b with part of the block: that part against each block. */
+	memset(f->out, 0x3c, BS);
+	cdb10(cdb, 0x2f, 0x06, 300, 5);
+	expect_good(run(f, LUN_THIN, cdb, 100, f->out, 100)); /* block 302 differs at 100 */
+	c = run(f, LUN_THIN, cdb, 101, f->out, 101);
+	expect_sense(c, SK_MISCOMPARE, 0x1d, 0x00);
+	assert_int_equal(get_be32(&c->sense[3]), 2 * BS + 100);
 }
 
 /* A verify larger than the scratch buffers the pool hands out is done in chunks. */
@@ -643,6 +768,17 @@ static void test_write_and_verify(void **state)
 	expect_good(run(f, LUN_THIN, cdb, BS, f->out, BS));
 	medium_expect(f, LUN_THIN, 60, 1, 0x79);
 	medium_expect(f, LUN_THIN, 61, 1, 0);
+	/* ... and a partial block is merged, then the bytes received are compared:
+	 * one full write, the partial block's read and write, one compare read. */
+	memset(f->out, 0x7a, 2 * BS);
+	a = fstats(f);
+	expect_good(run(f, LUN_THIN, cdb, BS + 33, f->out, BS + 33));
+	b = fstats(f);
+	assert_int_equal(b.fua_writes, a.fua_writes + 2);
+	assert_int_equal(b.reads, a.reads + 2);
+	medium_expect(f, LUN_THIN, 60, 1, 0x7a);
+	medium_expect_bytes(f, LUN_THIN, 61, 0, 33, 0x7a);
+	medium_expect_bytes(f, LUN_THIN, 61, 33, BS, 0);
 }
 
 /* ---- COMPARE AND WRITE ---- */
@@ -704,6 +840,8 @@ static void test_caw(void **state)
 	expect_sense(run(f, LUN_THIN, cdb, 2 * BS, f->out, 2 * BS), SK_ILLEGAL_REQUEST, 0x21, 0);
 	caw_cdb(cdb, 5, 0, 0);
 	expect_good(run(f, LUN_THIN, cdb, 0, f->out, 0));
+	/* 0 blocks with data (256 blocks encoded in 8 bits): the sizes disagree. */
+	expect_bad_cdb(run(f, LUN_THIN, cdb, 2 * BS, f->out, 2 * BS), 13);
 }
 
 /*
@@ -767,6 +905,15 @@ static void test_orwrite(void **state)
 	expect_bad_cdb(run(f, LUN_THIN, cdb, BS, f->out, BS), 1);
 	cdb16(cdb, 0x8b, 0, 70, 0);
 	expect_good(run(f, LUN_THIN, cdb, 0, f->out, 0));
+	/* Short Data-Out: exactly the bytes received are ORed in. */
+	medium_fill(f, LUN_THIN, 80, 3, 0x0f);
+	memset(f->out, 0xf0, 3 * BS);
+	cdb16(cdb, 0x8b, 0, 80, 3);
+	expect_good(run(f, LUN_THIN, cdb, BS + 10, f->out, BS + 10));
+	medium_expect(f, LUN_THIN, 80, 1, 0xff);
+	medium_expect_bytes(f, LUN_THIN, 81, 0, 10, 0xff);
+	medium_expect_bytes(f, LUN_THIN, 81, 10, BS, 0x0f);
+	medium_expect(f, LUN_THIN, 82, 1, 0x0f);
 }
 
 /* ---- WRITE SAME, UNMAP, GET LBA STATUS ---- */
@@ -832,9 +979,9 @@ static void test_write_same(void **state)
 	ws_cdb(cdb, true, 0, 1000, 100);
 	expect_good(run(f, LUN_FULL, cdb, BS, f->out, BS));
 	medium_expect(f, LUN_FULL, 1000, 100, 0);
-	/* WSNZ: 0 blocks is refused; past the end is out of range first. */
-	ws_cdb(cdb, false, 0, 0, 0);
-	expect_bad_cdb(run(f, LUN_FULL, cdb, BS, f->out, BS), 7);
+	/* 0 blocks at the capacity writes nothing; past the end is out of range. */
+	ws_cdb(cdb, false, 0, NBLK, 0);
+	expect_good(run(f, LUN_FULL, cdb, BS, f->out, BS));
 	ws_cdb(cdb, true, 0, NBLK + 1, 0);
 	expect_sense(run(f, LUN_FULL, cdb, BS, f->out, BS), SK_ILLEGAL_REQUEST, 0x21, 0x00);
 	ws_cdb(cdb, true, 0, NBLK - 1, 2);
@@ -856,6 +1003,53 @@ static void test_write_same(void **state)
 	expect_bad_cdb(run(f, LUN_THIN, cdb, BS, f->out, BS), 1);
 	ws_cdb(cdb, false, 0x02, 0, 1);
 	expect_bad_cdb(run(f, LUN_THIN, cdb, BS, f->out, BS), 1);
+}
+
+/*
+ * WSNZ=0: NUMBER OF LOGICAL BLOCKS 0 writes from the LBA to the end of the LU
+ * (SBC-3 5.41), a pattern in 1 MiB writes, zeroes as one WRITE ZEROES, UNMAP as
+ * one DISCARD; never a write per block.
+ */
+static void test_write_same_to_end(void **state)
+{
+	struct fx *f = *state;
+	struct bdev_fault_stats a, b;
+	uint8_t cdb[16];
+
+	medium_fill(f, LUN_THIN, 4095, 1, 0x11);
+	pattern(f->out, BS, 0x42);
+	memcpy(f->out + BS, f->out, BS);
+	ws_cdb(cdb, true, 0, 4096, 0);
+	a = fstats(f);
+	expect_good(run(f, LUN_THIN, cdb, BS, f->out, BS));
+	b = fstats(f);
+	/* 4096 blocks = 2 MiB: two pattern writes. */
+	assert_int_equal(b.writes, a.writes + 2);
+	medium_io(f, LUN_THIN, BDEV_READ, 4096, 1, f->in);
+	assert_memory_equal(f->in, f->out, BS);
+	medium_io(f, LUN_THIN, BDEV_READ, NBLK - 1, 1, f->in);
+	assert_memory_equal(f->in, f->out + BS, BS);
+	medium_expect(f, LUN_THIN, 4095, 1, 0x11);
+	/* Zeroes: one WRITE ZEROES from LBA 1 on (WRITE SAME(10)). */
+	memset(f->out, 0, BS);
+	ws_cdb(cdb, false, 0, 1, 0);
+	a = fstats(f);
+	expect_good(run(f, LUN_THIN, cdb, BS, f->out, BS));
+	b = fstats(f);
+	assert_int_equal(b.write_zeroes, a.write_zeroes + 1);
+	assert_int_equal(b.writes, a.writes);
+	medium_expect(f, LUN_THIN, NBLK - 1, 1, 0);
+	/* UNMAP to the end: deallocated (libiscsi WriteSame10.UnmapUntilEnd). */
+	medium_fill(f, LUN_THIN, NBLK - 9, 9, 0xff);
+	memset(f->out, 0, BS);
+	ws_cdb(cdb, false, 0x08, NBLK - 8, 0);
+	a = fstats(f);
+	expect_good(run(f, LUN_THIN, cdb, BS, f->out, BS));
+	b = fstats(f);
+	assert_int_equal(b.discards, a.discards + 1);
+	medium_expect(f, LUN_THIN, NBLK - 8, 8, 0);
+	expect_status(f, LUN_THIN, NBLK - 8, 8, 1);
+	medium_expect(f, LUN_THIN, NBLK - 9, 1, 0xff);
 }
 
 static void test_write_same_unmap(void **state)
@@ -883,12 +1077,19 @@ static void test_write_same_unmap(void **state)
 	expect_status(f, LUN_THIN, 2010, 20, 1);
 	expect_status(f, LUN_THIN, 2030, 34, 0);
 
-	/* UNMAP with a non-zero pattern writes it: blocks stay mapped (LBPRZ=1). */
+	/* UNMAP with a non-zero pattern deallocates too (SBC-3 5.42: write or
+	 * unmap); the blocks read back as zeroes (LBPRZ=1). */
+	medium_fill(f, LUN_THIN, 2010, 2, 0x33);
 	memset(f->out, 0x44, BS);
 	ws_cdb(cdb, true, 0x08, 2010, 2);
+	a = fstats(f);
 	expect_good(run(f, LUN_THIN, cdb, BS, f->out, BS));
-	medium_expect(f, LUN_THIN, 2010, 2, 0x44);
-	expect_status(f, LUN_THIN, 2010, 2, 0);
+	b = fstats(f);
+	assert_int_equal(b.discards, a.discards + 1);
+	assert_int_equal(b.writes, a.writes);
+	medium_expect(f, LUN_THIN, 2010, 2, 0);
+	expect_status(f, LUN_THIN, 2010, 20, 1);
+	medium_fill(f, LUN_THIN, 2010, 2, 0x44);
 	/* NDOB: no data-out, zeroes, deallocated with UNMAP. */
 	ws_cdb(cdb, true, 0x09, 2010, 2);
 	c = run(f, LUN_THIN, cdb, 0, NULL, 0);
@@ -1163,6 +1364,52 @@ static void test_file_backed(void **state)
 	assert_memory_equal(f->in, f->out, 4096);
 }
 
+/*
+ * 512-byte blocks on an O_DIRECT file: buffers must be 4096-aligned, so the
+ * write half of a 1-block COMPARE AND WRITE (512 bytes into the Data-Out
+ * buffer) cannot be handed to the bdev as it is (it was HARDWARE ERROR 44/00).
+ */
+static void test_file_512_direct(void **state)
+{
+	struct fx *f = *state;
+	struct bdev_file_opts o = {.size = 4 << 20, .block_size = 512};
+	struct bdev *b;
+	char err[256];
+	uint8_t cdb[16];
+
+	snprintf(f->path, sizeof(f->path), "/tmp/test_sbc512.%d", (int)getpid());
+	unlink(f->path);
+	assert_int_equal(bdev_file_open(&b, f->path, &o, err, sizeof(err)), 0);
+	assert_true(b->direct);
+	assert_int_equal(b->buf_align, 4096);
+	t_add_lu(f, 2, b, true);
+	for (int i = 0; i < 4 && run(f, 2, (uint8_t[16]){0}, 0, NULL, 0)->status; i++)
+		;
+	medium_fill(f, 2, 0, 10, 'A');
+	for (uint8_t n = 1; n <= 3; n++) {
+		memset(f->out, 'A', n * BS);
+		memset(f->out + n * BS, 'B', n * BS);
+		caw_cdb(cdb, 1u + n * (n - 1u) / 2, n, n == 2 ? 0x08 : 0); /* LBA 1, 2, 4 */
+		expect_good(run(f, 2, cdb, 2 * n * BS, f->out, 2 * n * BS));
+	}
+	medium_expect(f, 2, 0, 1, 'A');
+	medium_expect(f, 2, 1, 6, 'B');
+	medium_expect(f, 2, 7, 1, 'A');
+	/* A miscompare writes nothing. */
+	memset(f->out, 'A', BS);
+	memset(f->out + BS, 'C', BS);
+	caw_cdb(cdb, 1, 1, 0);
+	expect_sense(run(f, 2, cdb, 2 * BS, f->out, 2 * BS), SK_MISCOMPARE, 0x1d, 0x00);
+	medium_expect(f, 2, 1, 1, 'B');
+	/* A partial block through the aligned scratch. */
+	memset(f->out, 'D', 2 * BS);
+	cdb10(cdb, 0x2a, 0, 8, 2);
+	expect_good(run(f, 2, cdb, BS + 7, f->out, BS + 7));
+	medium_expect(f, 2, 8, 1, 'D');
+	medium_expect_bytes(f, 2, 9, 0, 7, 'D');
+	medium_expect_bytes(f, 2, 9, 7, BS, 'A');
+}
+
 /* READ CAPACITY(10) of an LU with more than 2^32 blocks (a sparse file). */
 static void test_read_capacity_big(void **state)
 {
@@ -1197,6 +1444,24 @@ static void test_read_capacity_big(void **state)
 	memset(f->out, 0, 512);
 	cdb16(cdb, 0x93, 0, 0, SCSI_MAX_WRITE_SAME_BYTES / 512 + 1);
 	expect_bad_cdb(run(f, 3, cdb, 512, f->out, 512), 10);
+	/* It bounds 0 blocks ("to the end") as well (libiscsi WriteSame16.ZeroBlocks). */
+	{
+		uint64_t end = (1ull << 32) + 8, max = SCSI_MAX_WRITE_SAME_BYTES / 512;
+
+		cdb16(cdb, 0x93, 0, 0, 0);
+		expect_bad_cdb(run(f, 3, cdb, 512, f->out, 512), 10);
+		cdb16(cdb, 0x93, 0, end - max - 1, 0);
+		expect_bad_cdb(run(f, 3, cdb, 512, f->out, 512), 10);
+		memset(f->out, 0x5e, 512);
+		cdb16(cdb, 0x93, 0, end - max, 0);
+		expect_good(run(f, 3, cdb, 512, f->out, 512));
+		medium_io(f, 3, BDEV_READ, end - max, 1, f->in);
+		assert_memory_equal(f->in, f->out, 512);
+		medium_io(f, 3, BDEV_READ, end - 1, 1, f->in);
+		assert_memory_equal(f->in, f->out, 512);
+		medium_io(f, 3, BDEV_READ, end - max - 1, 1, f->in);
+		assert_int_equal(f->in[0], 0);
+	}
 }
 
 int main(void)
@@ -1208,6 +1473,8 @@ int main(void)
 		T(test_lba_range),
 		T(test_limits_and_flags),
 		T(test_write_short_data_out),
+		T(test_write_short_busy),
+		T(test_write_short_atomic),
 		T(test_fua_and_sync_cache),
 		T(test_bdev_errors),
 		T(test_verify),
@@ -1217,12 +1484,14 @@ int main(void)
 		T(test_caw_atomic),
 		T(test_orwrite),
 		T(test_write_same),
+		T(test_write_same_to_end),
 		T(test_write_same_unmap),
 		T(test_unmap),
 		T(test_get_lba_status),
 		T(test_read_capacity),
 		T(test_prefetch_format),
 		T(test_file_backed),
+		T(test_file_512_direct),
 		T(test_read_capacity_big),
 	};
 #undef T
