@@ -881,16 +881,19 @@ static uint8_t sess_tmf_run(struct iscsi_sess *s, const uint8_t *bhs, uint8_t fn
 	switch (fn) {
 	case ISCSI_TMF_ABORT_TASK: {
 		struct iscsi_task *t = sess_find_task(s, get_be32(bhs + 20));
+		uint32_t ref = get_be32(bhs + 32);
 
-		if (!t) {
-			uint32_t ref = get_be32(bhs + 32);
-
-			/* RFC 7143 11.5.1: a task we never saw, or one already answered. */
-			return sna_lt(ref, s->exp_cmdsn) ? ISCSI_TMF_RSP_COMPLETE :
-							   ISCSI_TMF_RSP_NO_TASK;
+		if (t && t->state != TASK_TX) {
+			task_abort(t, w);
+			return ISCSI_TMF_RSP_COMPLETE;
 		}
-		task_abort(t, w);
-		return ISCSI_TMF_RSP_COMPLETE;
+		/* RFC 7143 11.5.1: a task that already completed (its status is on
+		 * its way or sent) does not exist any more (c); a RefCmdSN inside the
+		 * window that never arrived counts as received and aborted (b). */
+		if (!t && !sna_lt(ref, s->exp_cmdsn) && sna_le(ref, sess_max_cmdsn(s)) &&
+		    sna_lt(ref, get_be32(bhs + 24)))
+			return ISCSI_TMF_RSP_COMPLETE;
+		return ISCSI_TMF_RSP_NO_TASK;
 	}
 	case ISCSI_TMF_ABORT_TASK_SET:
 		if (!lu)
