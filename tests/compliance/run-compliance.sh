@@ -58,4 +58,9 @@ else
 		rc=1
 	fi
 fi
+skipped=$(sed -n 's/^compliance: [0-9]* passed, [0-9]* failed, \([0-9]*\) skipped/\1/p' "$work/summary.log")
+nfailed=$(sed -n 's/^compliance: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$work/summary.log")
+# Last line for the make-check tally (a run-level failure counts as one more).
+[ "$rc" -ne 0 ] && [ "${nfailed:-0}" -eq 0 ] && nfailed=1
+echo "${passed:-0} passed, ${nfailed:-1} failed, ${skipped:-0} skipped"
 exit "$rc"
