@@ -92,6 +92,14 @@ if [ "${CHECK_ONLY:-}" != unit ]; then
 	[ -x tests/functional/qemu-roundtrip.sh ] &&
 		run_one "qemu-img round trip" tests/functional/qemu-roundtrip.sh build/clusterd
 	run_one "compliance (iscsi-test-cu -t ALL)" tests/compliance/run-compliance.sh build/clusterd
+	if [ -n "${CHECK_LONG:-}" ] && [ -x build-asan/clusterd ]; then
+		# The daemon itself under ASan+UBSan, against the hostile and the
+		# compliance clients: any memory error aborts it and fails the suite.
+		run_one "bad-input suite (daemon under asan+ubsan)" env BADINPUT_TOOL=build/tools/iscsi-badinput \
+			tests/badinput/run-badinput.sh build-asan/clusterd
+		run_one "compliance (daemon under asan+ubsan)" tests/compliance/run-compliance.sh \
+			build-asan/clusterd
+	fi
 	if [ -n "${CHECK_LONG:-}" ]; then
 		for s in tests/long/*.sh; do
 			[ -x "$s" ] && run_one "long: $(basename "$s" .sh)" "$s" build/clusterd
