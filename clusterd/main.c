@@ -90,7 +90,7 @@ static int daemon_signals(struct daemon *d)
 
 static int run_standalone(struct clusterd_opts *o)
 {
-	struct daemon d = { .sigfd = -1 };
+	struct daemon d = {.sigfd = -1};
 	char err[512] = "";
 	int rc;
 
@@ -99,8 +99,9 @@ static int run_standalone(struct clusterd_opts *o)
 		 * locks) is owned by one reactor thread; sharing it across threads
 		 * needs message passing that is not built yet. Refuse rather than
 		 * run a second thread that would not be safe. */
-		fprintf(stderr, "clusterd: reactors = %u: this release runs exactly one reactor "
-				"thread (on 2-vCPU hosts also the fastest setting); use 1\n",
+		fprintf(stderr,
+			"clusterd: reactors = %u: this release runs exactly one reactor "
+			"thread (on 2-vCPU hosts also the fastest setting); use 1\n",
 			o->tgt.reactors);
 		return CONFIG_EXIT_RUN;
 	}
@@ -108,10 +109,10 @@ static int run_standalone(struct clusterd_opts *o)
 	rc = reactor_create(&d.reactor, 1024);
 	if (rc) {
 		fprintf(stderr, "clusterd: cannot set up io_uring: %s%s\n", strerror(-rc),
-			rc == -EPERM || rc == -ENOSYS ?
-				" (io_uring is disabled or unsupported on this kernel; "
-				"check /proc/sys/kernel/io_uring_disabled)" :
-				"");
+			rc == -EPERM || rc == -ENOSYS
+				? " (io_uring is disabled or unsupported on this kernel; "
+				  "check /proc/sys/kernel/io_uring_disabled)"
+				: "");
 		return CONFIG_EXIT_RUN;
 	}
 	rc = iscsi_tgt_create(&d.tgt, &o->tgt, d.reactor, err, sizeof(err));

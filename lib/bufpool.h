@@ -19,7 +19,7 @@ struct reactor;
 struct bufpool;
 
 struct bufpool_class {
-	size_t size;    /* bytes per buffer; a multiple of 4096 */
+	size_t size;	/* bytes per buffer; a multiple of 4096 */
 	unsigned count; /* buffers in the class */
 };
 

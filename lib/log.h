@@ -15,8 +15,8 @@
 #include <syslog.h>
 #include <qb/qblog.h>
 
-#define LOG_RL_BURST	   10
-#define LOG_RL_INTERVAL_S  5
+#define LOG_RL_BURST	  10
+#define LOG_RL_INTERVAL_S 5
 
 /*
  * Sets up qb_log: stderr target on (when to_stderr), syslog off, priority
@@ -25,11 +25,11 @@
 void log_init(const char *ident, bool to_stderr, bool debug);
 void log_fini(void);
 
-#define log_err(...)	 qb_log(LOG_ERR, __VA_ARGS__)
-#define log_warn(...)	 qb_log(LOG_WARNING, __VA_ARGS__)
-#define log_notice(...)	 qb_log(LOG_NOTICE, __VA_ARGS__)
-#define log_info(...)	 qb_log(LOG_INFO, __VA_ARGS__)
-#define log_debug(...)	 qb_log(LOG_DEBUG, __VA_ARGS__)
+#define log_err(...)	qb_log(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)	qb_log(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) qb_log(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)	qb_log(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	qb_log(LOG_DEBUG, __VA_ARGS__)
 
 struct log_rl {
 	uint64_t window_start_s;

@@ -157,10 +157,10 @@ int reactor_cancel_fd(struct reactor *r, struct reactor_op *op, int fd);
 
 /* Counters, for status and benchmarks. */
 struct reactor_stats {
-	uint64_t passes;      /* loop iterations */
-	uint64_t enters;      /* io_uring_enter system calls (as liburing will make them) */
-	uint64_t sqes;        /* submissions */
-	uint64_t cqes;        /* completions */
+	uint64_t passes; /* loop iterations */
+	uint64_t enters; /* io_uring_enter system calls (as liburing will make them) */
+	uint64_t sqes;	 /* submissions */
+	uint64_t cqes;	 /* completions */
 };
 void reactor_get_stats(const struct reactor *r, struct reactor_stats *st);
 

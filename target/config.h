@@ -9,27 +9,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TGT_NAME_MAX	 224 /* iSCSI names are at most 223 bytes (RFC 7143 4.2.7.1) */
-#define TGT_MAX_PORTALS	 16
-#define TGT_MAX_LUNS	 64
-#define TGT_MAX_ALLOW	 64
-#define TGT_CHAP_MAX	 256
-#define TGT_PATH_MAX	 4096
+#define TGT_NAME_MAX	224 /* iSCSI names are at most 223 bytes (RFC 7143 4.2.7.1) */
+#define TGT_MAX_PORTALS 16
+#define TGT_MAX_LUNS	64
+#define TGT_MAX_ALLOW	64
+#define TGT_CHAP_MAX	256
+#define TGT_PATH_MAX	4096
 
 struct tgt_portal {
-	char addr[64];        /* numeric IPv4 or IPv6 address, no brackets */
-	uint16_t port;        /* default 3260 */
-	uint16_t tpgt;        /* iSCSI target portal group tag */
+	char addr[64];	      /* numeric IPv4 or IPv6 address, no brackets */
+	uint16_t port;	      /* default 3260 */
+	uint16_t tpgt;	      /* iSCSI target portal group tag */
 	uint16_t rel_port_id; /* SCSI relative target port id (cluster-unique), >= 1 */
 };
 
 struct tgt_lun {
 	char path[TGT_PATH_MAX];
-	uint64_t size;        /* bytes; 0: use the existing file's size */
-	uint32_t block_size;  /* 512 or 4096 */
+	uint64_t size;	     /* bytes; 0: use the existing file's size */
+	uint32_t block_size; /* 512 or 4096 */
 	bool read_only;
 	bool no_direct;
-	uint64_t lu_id;       /* stable id (NAA, serial); 0 until derived */
+	uint64_t lu_id; /* stable id (NAA, serial); 0 until derived */
 };
 
 struct tgt_chap {
@@ -43,16 +43,16 @@ struct tgt_chap {
 
 /* iSCSI operational values we offer (RFC 7143 13). */
 struct tgt_iscsi_opts {
-	uint32_t max_recv_dsl;    /* MaxRecvDataSegmentLength we declare */
-	uint32_t max_burst;       /* MaxBurstLength */
-	uint32_t first_burst;     /* FirstBurstLength */
+	uint32_t max_recv_dsl; /* MaxRecvDataSegmentLength we declare */
+	uint32_t max_burst;    /* MaxBurstLength */
+	uint32_t first_burst;  /* FirstBurstLength */
 	bool immediate_data;
 	bool initial_r2t;
 	uint16_t max_outstanding_r2t;
 	uint16_t default_time2wait;
 	uint16_t default_time2retain;
-	uint32_t queue_depth;     /* commands per session (CmdSN window) */
-	uint32_t max_sessions;    /* whole target */
+	uint32_t queue_depth;	  /* commands per session (CmdSN window) */
+	uint32_t max_sessions;	  /* whole target */
 	uint32_t nop_interval_ms; /* target NOP-In ping after this idle time; 0 off */
 	uint32_t nop_timeout_ms;  /* close the connection when the ping is unanswered */
 	uint32_t login_timeout_ms;

@@ -28,8 +28,8 @@ struct bdev_io;
 enum bdev_op {
 	BDEV_READ,
 	BDEV_WRITE,
-	BDEV_FLUSH,        /* make every completed write durable; offset/len ignored */
-	BDEV_DISCARD,      /* deallocate; later reads return zeroes (unmap) */
+	BDEV_FLUSH,	   /* make every completed write durable; offset/len ignored */
+	BDEV_DISCARD,	   /* deallocate; later reads return zeroes (unmap) */
 	BDEV_WRITE_ZEROES, /* make the range read as zeroes, allocation optional */
 };
 
@@ -37,14 +37,14 @@ enum bdev_op {
 
 struct bdev_io {
 	struct bdev *bdev;
-	uint8_t op;        /* enum bdev_op */
-	uint8_t flags;     /* BDEV_F_* */
+	uint8_t op;	   /* enum bdev_op */
+	uint8_t flags;	   /* BDEV_F_* */
 	int16_t buf_index; /* registered buffer region of buf, or -1 */
-	uint32_t len;      /* bytes; multiple of the block size */
+	uint32_t len;	   /* bytes; multiple of the block size */
 	uint64_t offset;   /* bytes; multiple of the block size */
-	void *buf;         /* READ/WRITE only; aligned to bdev->buf_align */
+	void *buf;	   /* READ/WRITE only; aligned to bdev->buf_align */
 	void (*cb)(struct bdev_io *io, int res);
-	void *priv;        /* the caller's */
+	void *priv; /* the caller's */
 
 	/* Owned by the implementation while queued. */
 	struct reactor *reactor;
@@ -73,15 +73,15 @@ struct bdev_ops {
 
 struct bdev {
 	const struct bdev_ops *ops;
-	uint64_t size;       /* bytes, a multiple of block_size */
+	uint64_t size;	     /* bytes, a multiple of block_size */
 	uint32_t block_size; /* logical block size: 512 or 4096 */
 	uint32_t buf_align;  /* buffer and I/O alignment required (4096 with O_DIRECT) */
 	bool read_only;
-	bool direct;         /* O_DIRECT in use */
+	bool direct;	     /* O_DIRECT in use */
 	bool can_discard;    /* DISCARD really deallocates (thin provisioning) */
 	bool discard_zeroes; /* reads after DISCARD return zeroes */
 	bool volatile_cache; /* writes need FLUSH/FUA to be durable */
-	char name[64];       /* for logs: backing path or label */
+	char name[64];	     /* for logs: backing path or label */
 };
 
 static inline int bdev_submit(struct bdev *b, struct reactor *r, struct bdev_io *io)
@@ -107,10 +107,10 @@ static inline void bdev_close(struct bdev *b)
 }
 
 struct bdev_file_opts {
-	uint64_t size;       /* create or extend to this size when the file is new (0: must exist) */
+	uint64_t size; /* create or extend to this size when the file is new (0: must exist) */
 	uint32_t block_size; /* 512 or 4096 */
 	bool read_only;
-	bool no_direct;      /* force buffered I/O */
+	bool no_direct; /* force buffered I/O */
 };
 
 /*

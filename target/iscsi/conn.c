@@ -331,7 +331,8 @@ static void conn_fill(struct iscsi_conn *c)
 		list_del(&ctl->node);
 		conn_emit_ctrl(c, ctl);
 	}
-	list_for_each_safe (n, tmp, &c->txq) {
+	list_for_each_safe(n, tmp, &c->txq)
+	{
 		struct iscsi_task *task = list_entry(n, struct iscsi_task, tx_node);
 
 		if (!conn_slots_free(c))
@@ -352,8 +353,8 @@ static void conn_send(struct iscsi_conn *c)
 
 	for (uint32_t i = c->slot_head; i != c->slot_tail && niov + 3 <= ISCSI_TX_IOV; i++) {
 		struct iscsi_tx_slot *s = &c->slots[i % ISCSI_TX_SLOTS];
-		const uint8_t *parts[3] = { s->hdr, s->data, s->trailer };
-		uint32_t lens[3] = { s->hdr_len, s->dlen, s->trailer_len };
+		const uint8_t *parts[3] = {s->hdr, s->data, s->trailer};
+		uint32_t lens[3] = {s->hdr_len, s->dlen, s->trailer_len};
 
 		for (int p = 0; p < 3; p++) {
 			if (skip >= lens[p]) {
@@ -510,9 +511,9 @@ static void conn_login_pdu(struct iscsi_conn *c, const struct iscsi_bhs *bhs,
 		uint16_t st = get_be16(rsp.bhs.raw + 36);
 
 		log_rl_warn("conn %s: login of '%s' to '%s' refused (status 0x%04x): %s", c->peer,
-			 c->login.initiator_name[0] ? c->login.initiator_name : "?",
-			 c->login.target_name[0] ? c->login.target_name : "-", st,
-			 c->login.reason[0] ? c->login.reason : "see status");
+			    c->login.initiator_name[0] ? c->login.initiator_name : "?",
+			    c->login.target_name[0] ? c->login.target_name : "-", st,
+			    c->login.reason[0] ? c->login.reason : "see status");
 	}
 	if (rsp.full_feature) {
 		/* From the next received PDU on, the negotiated limits apply. */
@@ -547,8 +548,9 @@ static int conn_rx_one(struct iscsi_conn *c, const uint8_t *p, uint32_t avail)
 	if (rc == -EAGAIN)
 		return 0;
 	if (rc == -EMSGSIZE) {
-		log_rl_warn("conn %s: PDU data segment of %u bytes exceeds MaxRecvDataSegmentLength %u",
-			    c->peer, get_be24(p + 5), c->lim.max_data_len);
+		log_rl_warn(
+			"conn %s: PDU data segment of %u bytes exceeds MaxRecvDataSegmentLength %u",
+			c->peer, get_be24(p + 5), c->lim.max_data_len);
 		if (c->state != CONN_FULL_FEATURE)
 			return -EMSGSIZE;
 		/* The stream cannot be re-framed safely: answer, then close. */
@@ -563,9 +565,10 @@ static int conn_rx_one(struct iscsi_conn *c, const uint8_t *p, uint32_t avail)
 			return 0;
 		log_rl_warn("conn %s: rejecting malformed PDU (opcode 0x%02x)", c->peer,
 			    p[0] & ISCSI_OPCODE_MASK);
-		iscsi_conn_reject(c, p, (p[0] & ISCSI_OPCODE_MASK) == ISCSI_OP_SNACK_REQ ?
-						ISCSI_REJECT_SNACK :
-						ISCSI_REJECT_CMD_NOT_SUPPORTED);
+		iscsi_conn_reject(c, p,
+				  (p[0] & ISCSI_OPCODE_MASK) == ISCSI_OP_SNACK_REQ
+					  ? ISCSI_REJECT_SNACK
+					  : ISCSI_REJECT_CMD_NOT_SUPPORTED);
 		return (int)total;
 	}
 	total = h.total_len;
@@ -698,7 +701,8 @@ void iscsi_conn_tick(struct iscsi_conn *c, uint64_t now)
 	if (c->closing)
 		return;
 	if (c->state == CONN_LOGIN) {
-		if (o->login_timeout_ms && now - c->login_start_ns > o->login_timeout_ms * 1000000ull) {
+		if (o->login_timeout_ms &&
+		    now - c->login_start_ns > o->login_timeout_ms * 1000000ull) {
 			log_warn("conn %s: login not finished within %u ms; closing", c->peer,
 				 o->login_timeout_ms);
 			iscsi_conn_close(c, "login timeout");

@@ -19,10 +19,10 @@
 
 /* Buffers for one reactor: data buffers of every size a command can need. */
 static const struct bufpool_class iscsi_buf_classes[] = {
-	{ 4096, 1024 },
-	{ 65536, 256 },
-	{ 262144, 128 },
-	{ 1048576, 64 },
+	{4096, 1024},
+	{65536, 256},
+	{262144, 128},
+	{1048576, 64},
 };
 
 static void tgt_abort_tasks(struct scsi_tgt *st, struct scsi_lu *lu, struct scsi_nexus *keep,
@@ -31,7 +31,8 @@ static void tgt_abort_tasks(struct scsi_tgt *st, struct scsi_lu *lu, struct scsi
 	struct iscsi_tgt *t = arg;
 	struct list_node *n;
 
-	list_for_each (n, &t->sessions) {
+	list_for_each(n, &t->sessions)
+	{
 		struct iscsi_sess *s = list_entry(n, struct iscsi_sess, tgt_node);
 
 		if (s->nexus && s->nexus != keep)
@@ -46,7 +47,7 @@ static const struct scsi_tgt_ops iscsi_scsi_ops = {
 static int tgt_open_luns(struct iscsi_tgt *t, char *err, size_t errlen)
 {
 	const struct tgt_config *cfg = t->cfg;
-	struct alua_table tab = { .version = 1, .ntpgs = 1 };
+	struct alua_table tab = {.version = 1, .ntpgs = 1};
 
 	for (unsigned i = 0; i < cfg->nluns; i++) {
 		const struct tgt_lun *l = &cfg->luns[i];
@@ -134,9 +135,10 @@ static int tgt_listen(struct iscsi_tgt *t, struct iscsi_listener *l, char *err, 
 fail:
 	snprintf(err, errlen, "portal %s:%u: cannot listen: %s%s", p->addr, p->port,
 		 strerror(errno),
-		 errno == EADDRINUSE ? " (another target is using this port; stop it or pick "
-				       "another --portal)" :
-		 errno == EADDRNOTAVAIL ? " (no interface has this address)" : "");
+		 errno == EADDRINUSE	  ? " (another target is using this port; stop it or pick "
+					    "another --portal)"
+		 : errno == EADDRNOTAVAIL ? " (no interface has this address)"
+					  : "");
 	return -errno;
 }
 
@@ -241,10 +243,11 @@ static void tgt_tick(struct reactor_op *op, int res)
 	struct list_node *n, *tmp;
 
 	t->tick_armed = false;
-	list_for_each_safe (n, tmp, &t->conns)
+	list_for_each_safe(n, tmp, &t->conns)
 		iscsi_conn_tick(list_entry(n, struct iscsi_conn, tgt_node), now);
 	if (t->stopping && now >= t->stop_deadline_ns) {
-		list_for_each_safe (n, tmp, &t->conns) {
+		list_for_each_safe(n, tmp, &t->conns)
+		{
 			struct iscsi_conn *c = list_entry(n, struct iscsi_conn, tgt_node);
 
 			iscsi_conn_close(c, "shutdown grace period over");
@@ -277,7 +280,8 @@ static struct iscsi_sess *tgt_find_session(struct iscsi_tgt *t, const char *inam
 {
 	struct list_node *n;
 
-	list_for_each (n, &t->sessions) {
+	list_for_each(n, &t->sessions)
+	{
 		struct iscsi_sess *s = list_entry(n, struct iscsi_sess, tgt_node);
 
 		if (s->type != ISCSI_SESSION_NORMAL || !s->conn)
@@ -299,9 +303,9 @@ static uint16_t tgt_alloc_tsih(struct iscsi_tgt *t)
 
 		if (!tsih)
 			continue;
-		list_for_each (n, &t->sessions)
-			if (list_entry(n, struct iscsi_sess, tgt_node)->tsih == tsih)
-				used = true;
+		list_for_each(n,
+			      &t->sessions) if (list_entry(n, struct iscsi_sess, tgt_node)->tsih ==
+						tsih) used = true;
 		if (!used)
 			return tsih;
 	}
@@ -321,8 +325,8 @@ int iscsi_tgt_bind_session(struct iscsi_login *l, void *arg)
 		/* Adding a connection to a session: we negotiate MaxConnections=1. */
 		old = tgt_find_session(t, l->initiator_name, l->isid, l->tsih);
 		snprintf(l->reason, sizeof(l->reason), "%s",
-			 old ? "session already has its one connection (MaxConnections=1)" :
-			       "no session with that TSIH");
+			 old ? "session already has its one connection (MaxConnections=1)"
+			     : "no session with that TSIH");
 		return old ? -ISCSI_LOGIN_STATUS_TOO_MANY_CONNS : -ISCSI_LOGIN_STATUS_NO_SESSION;
 	}
 	if (l->session_type == ISCSI_SESSION_NORMAL) {
@@ -386,8 +390,7 @@ void iscsi_tgt_check_stopped(struct iscsi_tgt *t)
 		t->stop_done(t->stop_arg);
 }
 
-void iscsi_tgt_shutdown(struct iscsi_tgt *t, uint32_t grace_ms, void (*done)(void *arg),
-			void *arg)
+void iscsi_tgt_shutdown(struct iscsi_tgt *t, uint32_t grace_ms, void (*done)(void *arg), void *arg)
 {
 	struct list_node *n, *tmp;
 
@@ -402,7 +405,7 @@ void iscsi_tgt_shutdown(struct iscsi_tgt *t, uint32_t grace_ms, void (*done)(voi
 	for (unsigned i = 0; i < t->nlisteners; i++) {
 		shutdown(t->listeners[i].fd, SHUT_RDWR);
 	}
-	list_for_each_safe (n, tmp, &t->conns)
+	list_for_each_safe(n, tmp, &t->conns)
 		tgt_ask_logout(list_entry(n, struct iscsi_conn, tgt_node));
 	if (!t->tick_armed) {
 		t->tick_op.cb = tgt_tick;

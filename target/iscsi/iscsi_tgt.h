@@ -34,8 +34,7 @@ int iscsi_tgt_start(struct iscsi_tgt *t);
  * Message, event 1), lets in-flight commands complete, closes what remains
  * after grace_ms, then calls done(arg) on the reactor thread.
  */
-void iscsi_tgt_shutdown(struct iscsi_tgt *t, uint32_t grace_ms, void (*done)(void *arg),
-			void *arg);
+void iscsi_tgt_shutdown(struct iscsi_tgt *t, uint32_t grace_ms, void (*done)(void *arg), void *arg);
 
 /* Frees everything; only after shutdown's done() ran (or before start). */
 void iscsi_tgt_destroy(struct iscsi_tgt *t);

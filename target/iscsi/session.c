@@ -11,7 +11,6 @@
 #include "lib/log.h"
 #include "target/iscsi/iscsi_int.h"
 
-
 static void task_exec(struct iscsi_task *task);
 static void task_release(struct iscsi_task *task);
 static void task_finish(struct iscsi_task *task);
@@ -201,7 +200,8 @@ void iscsi_sess_conn_gone(struct iscsi_sess *s)
 
 	/* task_release() must not free the session while we walk its tasks. */
 	s->dying = true;
-	list_for_each_safe (n, tmp, &s->active) {
+	list_for_each_safe(n, tmp, &s->active)
+	{
 		struct iscsi_task *t = list_entry(n, struct iscsi_task, node);
 
 		t->aborted = true;
@@ -276,7 +276,7 @@ static bool task_emit_r2ts(struct iscsi_conn *c, struct iscsi_task *t)
 		slot = iscsi_conn_slot_fill(c, NULL, 0);
 		slot->task = t;
 		t->tx_refs++;
-		t->r2t_slot_emit &= (uint8_t)~(1u << i);
+		t->r2t_slot_emit &= (uint8_t) ~(1u << i);
 	}
 	return true;
 }
@@ -456,7 +456,8 @@ static void task_exec(struct iscsi_task *t)
 static void task_solicit(struct iscsi_task *t)
 {
 	struct iscsi_sess *s = t->sess;
-	uint32_t maxr2t = MIN((uint32_t)s->params.max_outstanding_r2t, (uint32_t)ARRAY_SIZE(t->r2t));
+	uint32_t maxr2t =
+		MIN((uint32_t)s->params.max_outstanding_r2t, (uint32_t)ARRAY_SIZE(t->r2t));
 
 	if (!maxr2t)
 		maxr2t = 1;
@@ -533,7 +534,8 @@ static struct iscsi_task *sess_find_unsol(struct iscsi_sess *s, uint32_t itt)
 {
 	struct list_node *n;
 
-	list_for_each (n, &s->unsol_wait) {
+	list_for_each(n, &s->unsol_wait)
+	{
 		struct iscsi_task *t = list_entry(n, struct iscsi_task, wait_node);
 
 		if (t->itt == itt)
@@ -559,7 +561,8 @@ static int sess_data_out(struct iscsi_sess *s, const uint8_t *bhs, const uint8_t
 		t = sess_find_unsol(s, itt);
 		if (!t) {
 			/* ERL 0: data for a task we no longer track is dropped (RFC 7143 6.?) */
-			log_rl_debug("session tsih=%u: unsolicited Data-Out for unknown itt 0x%08x dropped",
+			log_rl_debug("session tsih=%u: unsolicited Data-Out for unknown itt 0x%08x "
+				     "dropped",
 				     s->tsih, itt);
 			return 0;
 		}
@@ -568,7 +571,8 @@ static int sess_data_out(struct iscsi_sess *s, const uint8_t *bhs, const uint8_t
 			return 0;
 		}
 		if (t->unsol_got + dlen > t->unsol_total) {
-			task_data_error(t, "more unsolicited data than FirstBurstLength/EDTL allow");
+			task_data_error(t,
+					"more unsolicited data than FirstBurstLength/EDTL allow");
 			return 0;
 		}
 		t->unsol_datasn++;
@@ -637,8 +641,7 @@ static void task_set_buffer(struct iscsi_task *t, uint32_t need)
 	t->cmd.buf_index = t->cmd.buf ? bufpool_index(t->sess->tgt->bufpool, t->cmd.buf) : -1;
 }
 
-static void task_start(struct iscsi_task *t, const uint8_t *bhs, const uint8_t *data,
-		       uint32_t dlen)
+static void task_start(struct iscsi_task *t, const uint8_t *bhs, const uint8_t *data, uint32_t dlen)
 {
 	struct iscsi_sess *s = t->sess;
 	struct scsi_cmd *c = &t->cmd;
@@ -751,7 +754,8 @@ static int sess_scsi_cmd(struct iscsi_sess *s, const uint8_t *bhs, const struct 
 	t = sess_task_get(s, imm);
 	if (!t) {
 		iscsi_conn_reject(s->conn, bhs,
-				  imm ? ISCSI_REJECT_IMM_CMD_REJECT : ISCSI_REJECT_OUT_OF_RESOURCES);
+				  imm ? ISCSI_REJECT_IMM_CMD_REJECT
+				      : ISCSI_REJECT_OUT_OF_RESOURCES);
 		return 0;
 	}
 	t->itt = h->itt;
@@ -771,7 +775,8 @@ static int sess_scsi_cmd(struct iscsi_sess *s, const uint8_t *bhs, const struct 
 		}
 		t->state = TASK_WAIT_CMDSN;
 		memcpy(t->held_bhs, bhs, ISCSI_BHS_LEN);
-		list_for_each (n, &s->cmdsn_wait) {
+		list_for_each(n, &s->cmdsn_wait)
+		{
 			struct iscsi_task *o = list_entry(n, struct iscsi_task, wait_node);
 
 			if (sna_lt(cmdsn, o->cmdsn))
@@ -846,7 +851,8 @@ void iscsi_sess_abort_lu(struct iscsi_sess *s, struct scsi_lu *lu, struct iscsi_
 {
 	struct list_node *n, *tmp;
 
-	list_for_each_safe (n, tmp, &s->active) {
+	list_for_each_safe(n, tmp, &s->active)
+	{
 		struct iscsi_task *t = list_entry(n, struct iscsi_task, node);
 
 		if (lu && t->cmd.lu != lu && !(t->state == TASK_WAIT_CMDSN))
@@ -859,7 +865,8 @@ static struct iscsi_task *sess_find_task(struct iscsi_sess *s, uint32_t itt)
 {
 	struct list_node *n;
 
-	list_for_each (n, &s->active) {
+	list_for_each(n, &s->active)
+	{
 		struct iscsi_task *t = list_entry(n, struct iscsi_task, node);
 
 		if (t->itt == itt)
@@ -904,7 +911,8 @@ static uint8_t sess_tmf_run(struct iscsi_sess *s, const uint8_t *bhs, uint8_t fn
 	case ISCSI_TMF_LOGICAL_UNIT_RESET:
 		if (!lu)
 			return ISCSI_TMF_RSP_NO_LUN;
-		list_for_each (n, &tg->sessions) {
+		list_for_each(n, &tg->sessions)
+		{
 			struct iscsi_sess *o = list_entry(n, struct iscsi_sess, tgt_node);
 
 			iscsi_sess_abort_lu(o, lu, o == s ? w : NULL);
@@ -917,7 +925,8 @@ static uint8_t sess_tmf_run(struct iscsi_sess *s, const uint8_t *bhs, uint8_t fn
 		return ISCSI_TMF_RSP_COMPLETE;
 	case ISCSI_TMF_TARGET_WARM_RESET:
 	case ISCSI_TMF_TARGET_COLD_RESET:
-		list_for_each (n, &tg->sessions) {
+		list_for_each(n, &tg->sessions)
+		{
 			struct iscsi_sess *o = list_entry(n, struct iscsi_sess, tgt_node);
 
 			iscsi_sess_abort_lu(o, NULL, o == s ? w : NULL);
@@ -939,7 +948,8 @@ static void sess_close_others(struct iscsi_tgt *tg)
 {
 	struct list_node *n, *tmp;
 
-	list_for_each_safe (n, tmp, &tg->conns) {
+	list_for_each_safe(n, tmp, &tg->conns)
+	{
 		struct iscsi_conn *c = list_entry(n, struct iscsi_conn, tgt_node);
 
 		/* RFC 7143 11.5.1: after a cold reset the target drops every connection. */
@@ -960,8 +970,9 @@ static int sess_tmf(struct iscsi_sess *s, const uint8_t *bhs, const struct iscsi
 	if (!h->immediate)
 		s->exp_cmdsn++;
 	if (s->type != ISCSI_SESSION_NORMAL || s->tmf_busy) {
-		iscsi_conn_reject(s->conn, bhs, s->tmf_busy ? ISCSI_REJECT_TASK_IN_PROGRESS :
-							       ISCSI_REJECT_CMD_NOT_SUPPORTED);
+		iscsi_conn_reject(s->conn, bhs,
+				  s->tmf_busy ? ISCSI_REJECT_TASK_IN_PROGRESS
+					      : ISCSI_REJECT_CMD_NOT_SUPPORTED);
 		return 0;
 	}
 	ctl = iscsi_conn_ctrl_get(s->conn, 0);

@@ -47,32 +47,32 @@ struct scsi_lu;
 struct scsi_nexus;
 
 /* SAM-5 status codes. */
-#define SAM_STAT_GOOD			0x00
-#define SAM_STAT_CHECK_CONDITION	0x02
-#define SAM_STAT_CONDITION_MET		0x04
-#define SAM_STAT_BUSY			0x08
-#define SAM_STAT_RESERVATION_CONFLICT	0x18
-#define SAM_STAT_TASK_SET_FULL		0x28
-#define SAM_STAT_TASK_ABORTED		0x40
+#define SAM_STAT_GOOD		      0x00
+#define SAM_STAT_CHECK_CONDITION      0x02
+#define SAM_STAT_CONDITION_MET	      0x04
+#define SAM_STAT_BUSY		      0x08
+#define SAM_STAT_RESERVATION_CONFLICT 0x18
+#define SAM_STAT_TASK_SET_FULL	      0x28
+#define SAM_STAT_TASK_ABORTED	      0x40
 
 /* Sense keys (SPC-4 4.5.6). */
-#define SK_NO_SENSE		0x0
-#define SK_RECOVERED_ERROR	0x1
-#define SK_NOT_READY		0x2
-#define SK_MEDIUM_ERROR		0x3
-#define SK_HARDWARE_ERROR	0x4
-#define SK_ILLEGAL_REQUEST	0x5
-#define SK_UNIT_ATTENTION	0x6
-#define SK_DATA_PROTECT		0x7
-#define SK_ABORTED_COMMAND	0xb
-#define SK_MISCOMPARE		0xe
+#define SK_NO_SENSE	   0x0
+#define SK_RECOVERED_ERROR 0x1
+#define SK_NOT_READY	   0x2
+#define SK_MEDIUM_ERROR	   0x3
+#define SK_HARDWARE_ERROR  0x4
+#define SK_ILLEGAL_REQUEST 0x5
+#define SK_UNIT_ATTENTION  0x6
+#define SK_DATA_PROTECT	   0x7
+#define SK_ABORTED_COMMAND 0xb
+#define SK_MISCOMPARE	   0xe
 
 #define SCSI_SENSE_MAX 32
 
 /* Return vocabulary of prepare/exec. */
 enum scsi_rc {
-	SCSI_OK = 0,      /* prepare: go on (get buffer, receive data, exec) */
-	SCSI_DONE = 1,    /* finished; status/sense/data are final, done() not called */
+	SCSI_OK = 0,	  /* prepare: go on (get buffer, receive data, exec) */
+	SCSI_DONE = 1,	  /* finished; status/sense/data are final, done() not called */
 	SCSI_PENDING = 2, /* exec: done() will be called later, exactly once */
 };
 
@@ -91,42 +91,42 @@ struct scsi_exec_ctx {
 /* Private per-command state of the SCSI layer (multi-step commands). */
 struct scsi_cmd_priv {
 	struct bdev_io io;
-	void *scratch;          /* bufpool buffer for VERIFY / COMPARE AND WRITE / ... */
+	void *scratch; /* bufpool buffer for VERIFY / COMPARE AND WRITE / ... */
 	size_t scratch_cap;
 	uint64_t lba;
 	uint32_t nblocks;
-	uint32_t pos;           /* progress of multi-step commands */
+	uint32_t pos; /* progress of multi-step commands */
 	uint8_t step;
 	uint8_t fua;
 	/* sbc.c: parked behind a COMPARE AND WRITE / ORWRITE of overlapping LBAs */
 	struct list_node wait_node;
-	int16_t scratch_index;  /* registered region of scratch or -1 */
-	uint8_t lock_slot;      /* sbc.c: 1 + index of the LBA-range lock held, 0 none */
+	int16_t scratch_index; /* registered region of scratch or -1 */
+	uint8_t lock_slot;     /* sbc.c: 1 + index of the LBA-range lock held, 0 none */
 };
 
 struct scsi_cmd {
 	/* Filled by the transport before prepare. */
 	struct scsi_nexus *nexus;
 	struct scsi_exec_ctx *ctx;
-	uint64_t lun;           /* SAM LUN as a flat number (0..16383) */
+	uint64_t lun; /* SAM LUN as a flat number (0..16383) */
 	uint8_t cdb[16];
-	uint8_t task_attr;      /* SAM task attribute (0 simple, 1 head of queue, 2 ordered, 4 ACA) */
-	bool xport_read;        /* iSCSI R bit */
-	bool xport_write;       /* iSCSI W bit */
-	uint32_t edtl;          /* Expected Data Transfer Length */
-	uint32_t tag;           /* initiator task tag, for logs and TMF */
+	uint8_t task_attr; /* SAM task attribute (0 simple, 1 head of queue, 2 ordered, 4 ACA) */
+	bool xport_read;   /* iSCSI R bit */
+	bool xport_write;  /* iSCSI W bit */
+	uint32_t edtl;	   /* Expected Data Transfer Length */
+	uint32_t tag;	   /* initiator task tag, for logs and TMF */
 
 	/* Set by scsi_cmd_prepare(). */
 	struct scsi_lu *lu;
-	uint8_t dir;            /* enum scsi_dir */
-	uint32_t xfer_len;      /* bytes the CDB moves (allocation length for data-in) */
+	uint8_t dir;	   /* enum scsi_dir */
+	uint32_t xfer_len; /* bytes the CDB moves (allocation length for data-in) */
 
 	/* Data buffer, owned by the transport (at least xfer_len bytes). */
 	void *buf;
 	size_t buf_cap;
-	int buf_index;          /* registered region of buf or -1 */
-	uint32_t data_out_len;  /* data-out bytes actually received into buf */
-	uint32_t data_in_len;   /* data-in bytes produced into buf */
+	int buf_index;	       /* registered region of buf or -1 */
+	uint32_t data_out_len; /* data-out bytes actually received into buf */
+	uint32_t data_in_len;  /* data-in bytes produced into buf */
 
 	/* Result. */
 	uint8_t status;
@@ -134,7 +134,7 @@ struct scsi_cmd {
 	uint8_t sense[SCSI_SENSE_MAX];
 
 	void (*done)(struct scsi_cmd *c);
-	bool aborted;           /* set by TMF; done() still runs, transport sends nothing */
+	bool aborted;		  /* set by TMF; done() still runs, transport sends nothing */
 	struct list_node lu_node; /* on lu's in-flight list while PENDING */
 	struct scsi_cmd_priv priv;
 };
@@ -163,7 +163,7 @@ enum alua_state {
 
 struct alua_tpg {
 	uint16_t id;
-	uint8_t state;          /* enum alua_state */
+	uint8_t state; /* enum alua_state */
 	bool pref;
 	uint8_t nports;
 	uint16_t rel_port[ALUA_MAX_PORTS];
@@ -184,13 +184,13 @@ struct alua_table {
 
 struct scsi_lu_config {
 	uint64_t lun;
-	struct bdev *bdev;      /* taken over by the LU */
-	uint64_t lu_id;         /* stable identity: NAA and serial derive from it */
-	const char *vendor;     /* 8 chars, e.g. "CLUSTERD" */
-	const char *product;    /* 16 chars */
-	const char *revision;   /* 4 chars */
+	struct bdev *bdev;    /* taken over by the LU */
+	uint64_t lu_id;	      /* stable identity: NAA and serial derive from it */
+	const char *vendor;   /* 8 chars, e.g. "CLUSTERD" */
+	const char *product;  /* 16 chars */
+	const char *revision; /* 4 chars */
 	bool read_only;
-	bool thin;              /* LBPME: UNMAP / WRITE SAME UNMAP / GET LBA STATUS */
+	bool thin; /* LBPME: UNMAP / WRITE SAME UNMAP / GET LBA STATUS */
 };
 
 /*
