@@ -86,6 +86,7 @@ start=$(date +%s)
 run_units build plain
 run_units build-asan asan+ubsan
 run_one "fuzz corpus replay (asan+ubsan)" replay_fuzz
+command -v clang-format >/dev/null && run_one "format (clang-format)" make -s check-format
 if [ "${CHECK_ONLY:-}" != unit ]; then
 	[ -x tests/badinput/run-badinput.sh ] &&
 		run_one "bad-input suite" tests/badinput/run-badinput.sh build/clusterd
