@@ -502,8 +502,7 @@ static int bdev_file_describe(const struct bdev_file_open_ctx *o, int fd, struct
  * every one to an io-wq worker thread, a wake-up per command. Buffered I/O on
  * tmpfs is as durable (not at all) and measurably faster, so use it.
  */
-static int bdev_file_skip_direct_on_tmpfs(const struct bdev_file_open_ctx *o, int fd,
-					  bool *direct)
+static int bdev_file_skip_direct_on_tmpfs(const struct bdev_file_open_ctx *o, int fd, bool *direct)
 {
 	struct statfs sf;
 
