@@ -96,7 +96,7 @@ static void fuzz_run(struct scsi_nexus *n, uint64_t lun, const uint8_t *cdb, con
 		c.buf_cap = c.xfer_len;
 	}
 	if (c.dir == SCSI_DIR_WRITE) {
-		if (out)
+		if (out && buf)
 			memcpy(buf, out, out_len < c.xfer_len ? out_len : c.xfer_len);
 		c.data_out_len = c.xfer_len;
 	}
