@@ -620,17 +620,24 @@ FX_API void fx_expect_rsp(struct fx *f, struct fx_conn *c, uint32_t itt, uint8_t
 }
 
 /* CHECK CONDITION with fixed-format sense key/ASC/ASCQ (RFC 7143 11.4.7, SPC-4 4.5.3). */
-FX_API void fx_expect_sense(struct fx *f, struct fx_conn *c, uint32_t itt, uint8_t key, uint8_t asc,
-			    uint8_t ascq)
+FX_API void fx_expect_sense_resid(struct fx *f, struct fx_conn *c, uint32_t itt, uint8_t flags,
+				  uint32_t resid, uint8_t key, uint8_t asc, uint8_t ascq)
 {
 	static struct fx_pdu p;
 	uint8_t want[18] = {0x70, 0, key, 0, 0, 0, 0, 10, 0, 0, 0, 0, asc, ascq};
 
-	fx_expect_rsp(f, c, itt, ISCSI_FLAG_FINAL, FX_CHECK_CONDITION, &p);
+	fx_expect_rsp(f, c, itt, flags, FX_CHECK_CONDITION, &p);
 	assert_int_equal(p.dlen, 2 + 18);
 	assert_int_equal(get_be16(p.data), 18); /* SenseLength */
 	assert_memory_equal(p.data + 2, want, sizeof(want));
-	assert_int_equal(get_be32(p.bhs + 44), 0); /* residual */
+	assert_int_equal(get_be32(p.bhs + 44), resid);
+}
+
+/* The same, for commands whose residual is zero. */
+FX_API void fx_expect_sense(struct fx *f, struct fx_conn *c, uint32_t itt, uint8_t key, uint8_t asc,
+			    uint8_t ascq)
+{
+	fx_expect_sense_resid(f, c, itt, ISCSI_FLAG_FINAL, 0, key, asc, ascq);
 }
 
 /* TEST UNIT READY; the reply must be GOOD, or the given unit attention. */
