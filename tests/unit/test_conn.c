@@ -203,8 +203,9 @@ static void test_rx_many_pdus_flow_control(void **state)
 
 /*
  * A 1 MiB READ at MaxRecvDataSegmentLength 8192 is 128 Data-In PDUs: more
- * than one sendmsg batch holds, and the client reads nothing until the
- * socket is full, so sends are partial. All bytes arrive, in order.
+ * than one sendmsg batch holds (256 iovecs), and the client reads nothing
+ * for a while, so the socket fills and a send may end partway through a
+ * PDU. All bytes arrive, in order.
  */
 static void test_tx_large_read_batches(void **state)
 {

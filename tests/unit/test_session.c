@@ -227,6 +227,50 @@ static void test_cmdsn_gap_whole_window(void **state)
 }
 
 /*
+ * A non-immediate NOP-Out is a command too (it takes a CmdSN, RFC 7143
+ * 11.18): behind a gap it waits like a SCSI command and is answered once
+ * the gap is filled.
+ */
+static void test_cmdsn_gap_nop_out_held(void **state)
+{
+	struct fx *f = *state;
+	static struct fx_pdu p;
+	uint8_t b[ISCSI_BHS_LEN] = {0};
+	uint32_t n, itt_nop, itt_tur, ping;
+	struct fx_conn *c;
+
+	fx_start(f);
+	c = fx_session(f, NULL);
+	n = c->cmdsn;
+	itt_nop = c->itt++;
+	b[0] = ISCSI_OP_NOP_OUT;
+	b[1] = F_F;
+	put_be32(b + 16, itt_nop);
+	put_be32(b + 20, ISCSI_RSVD_TAG);
+	put_be32(b + 24, n + 1);
+	put_be32(b + 28, c->exp_statsn);
+	fx_send(f, c, b, NULL, 0);
+	itt_tur = send_tur_sn(f, c, n);
+	c->cmdsn += 2;
+	fx_expect_rsp(f, c, itt_tur, F_F, FX_GOOD, &p);
+	ping = fx_nop_out(f, c, true, NULL, 0);
+	fx_recv(f, c, &p);
+	if (get_be32(p.bhs + 16) != itt_nop) { /* exactly the bug described below */
+		assert_int_equal(get_be32(p.bhs + 16), ping);
+		assert_int_equal(get_be32(p.bhs + 28), n + 1);
+	}
+	FX_KNOWN_BUG(
+		get_be32(p.bhs + 16) == itt_nop,
+		"session.c sess_nop_out() (sess_tmf/sess_text/sess_logout have the same check): a "
+		"non-immediate request behind a CmdSN gap (verdict HOLD) is dropped instead "
+		"of held, so ExpCmdSN never passes its CmdSN and every later command waits "
+		"forever (RFC 7143 4.2.2.1)");
+	assert_int_equal(p.bhs[0], ISCSI_OP_NOP_IN);
+	assert_int_equal(get_be32(p.bhs + 28), n + 2);
+	fx_expect_nop_in(f, c, ping, &p);
+}
+
+/*
  * MaxCmdSN = ExpCmdSN + queue_depth - commands in use - 1: with 4 writes
  * waiting for data the window is closed (MaxCmdSN = ExpCmdSN - 1), a fifth
  * command is dropped, and each response opens it by one.
@@ -714,6 +758,7 @@ int main(void)
 		T(test_cmdsn_out_of_window_dropped),
 		T(test_cmdsn_gap_held),
 		T(test_cmdsn_gap_whole_window),
+		T(test_cmdsn_gap_nop_out_held),
 		T(test_cmdsn_window_closes_and_opens),
 		T(test_cmdsn_closed_window_drops),
 		T(test_read_datain_split),
