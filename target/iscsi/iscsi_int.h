@@ -219,6 +219,8 @@ struct iscsi_sess {
 	uint32_t stat_sn; /* next StatSN to send */
 	uint32_t queue_depth;
 	uint32_t window_used; /* non-immediate tasks alive (bounded by queue_depth) */
+	uint32_t held;	      /* of those, held behind a CmdSN gap */
+	uint64_t ooo;	      /* CmdSN ExpCmdSN+i already consumed out of order (bit i) */
 	struct iscsi_task *tasks;
 	uint32_t ntasks;
 	struct list_node free_tasks;
@@ -264,6 +266,7 @@ struct iscsi_tgt {
 	void (*stop_done)(void *arg);
 	void *stop_arg;
 	bool stop_reported;
+	struct reactor_deferred stop_check;
 };
 
 /* conn.c */

@@ -25,6 +25,8 @@ static const struct bufpool_class iscsi_buf_classes[] = {
 	{1048576, 64},
 };
 
+static void tgt_stop_check(struct reactor_deferred *d);
+
 static void tgt_abort_tasks(struct scsi_tgt *st, struct scsi_lu *lu, struct scsi_nexus *keep,
 			    void *arg)
 {
@@ -156,6 +158,7 @@ int iscsi_tgt_create(struct iscsi_tgt **out, const struct tgt_config *cfg, struc
 	t->reactor = r;
 	list_init(&t->conns);
 	list_init(&t->sessions);
+	t->stop_check.fn = tgt_stop_check;
 	t->next_tsih = 1;
 	rc = bufpool_create(&t->bufpool, iscsi_buf_classes, ARRAY_SIZE(iscsi_buf_classes));
 	if (rc) {
@@ -329,6 +332,7 @@ int iscsi_tgt_bind_session(struct iscsi_login *l, void *arg)
 			     : "no session with that TSIH");
 		return old ? -ISCSI_LOGIN_STATUS_TOO_MANY_CONNS : -ISCSI_LOGIN_STATUS_NO_SESSION;
 	}
+	old = NULL;
 	if (l->session_type == ISCSI_SESSION_NORMAL) {
 		old = tgt_find_session(t, l->initiator_name, l->isid, 0);
 		if (old) {
@@ -339,7 +343,8 @@ int iscsi_tgt_bind_session(struct iscsi_login *l, void *arg)
 			iscsi_conn_close(old->conn, "session reinstatement");
 		}
 	}
-	if (t->nsessions >= t->cfg->iscsi.max_sessions) {
+	/* A reinstated session is on its way out: it does not count (RFC 7143 6.3.5). */
+	if (t->nsessions - (old ? 1 : 0) >= t->cfg->iscsi.max_sessions) {
 		snprintf(l->reason, sizeof(l->reason), "session limit of %u reached",
 			 t->cfg->iscsi.max_sessions);
 		return -ISCSI_LOGIN_STATUS_NO_RESOURCES;
@@ -373,9 +378,8 @@ static void tgt_ask_logout(struct iscsi_conn *c)
 	/* RFC 7143 11.9.1: AsyncEvent 1, the target requests a logout within
 	 * Parameter3 seconds. */
 	iscsi_bhs_init(&ctl->bhs, ISCSI_OP_ASYNC_MSG, ISCSI_FLAG_FINAL, ISCSI_RSVD_TAG);
-	put_be32(ctl->bhs.raw + 20, ISCSI_RSVD_TAG);
-	ctl->bhs.raw[36] = 1;
-	put_be16(ctl->bhs.raw + 44, 2);
+	ctl->bhs.raw[36] = 1;		/* AsyncEvent */
+	put_be16(ctl->bhs.raw + 42, 2); /* Parameter3: seconds to log out in */
 	ctl->stat = true;
 	iscsi_conn_ctrl_queue(c, ctl);
 }
@@ -412,7 +416,13 @@ void iscsi_tgt_shutdown(struct iscsi_tgt *t, uint32_t grace_ms, void (*done)(voi
 		if (reactor_timeout(t->reactor, &t->tick_op, ISCSI_TICK_NS) == 0)
 			t->tick_armed = true;
 	}
-	iscsi_tgt_check_stopped(t);
+	/* done() runs from the loop, never inside this call (STYLE rule 5). */
+	reactor_defer(t->reactor, &t->stop_check);
+}
+
+static void tgt_stop_check(struct reactor_deferred *d)
+{
+	iscsi_tgt_check_stopped(container_of(d, struct iscsi_tgt, stop_check));
 }
 
 void iscsi_tgt_destroy(struct iscsi_tgt *t)

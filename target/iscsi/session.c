@@ -19,8 +19,22 @@ static void task_finish(struct iscsi_task *task);
 
 static uint32_t sess_max_cmdsn(const struct iscsi_sess *s)
 {
-	/* RFC 7143 4.2.2.1: MaxCmdSN - ExpCmdSN + 1 = commands we can still take. */
-	return s->exp_cmdsn + (s->queue_depth - s->window_used) - 1;
+	/* RFC 7143 4.2.2.1: MaxCmdSN - ExpCmdSN + 1 = commands we can still take.
+	 * Commands held behind a CmdSN gap are already inside that window: they
+	 * must not shrink it (an initiator ignores a MaxCmdSN that goes down). */
+	return s->exp_cmdsn + (s->queue_depth - (s->window_used - s->held)) - 1;
+}
+
+/*
+ * ExpCmdSN moves past one command, then past every later CmdSN that was
+ * already consumed out of order (s->ooo bit i: CmdSN ExpCmdSN + i).
+ */
+static void sess_cmdsn_consume(struct iscsi_sess *s)
+{
+	do {
+		s->exp_cmdsn++;
+		s->ooo >>= 1;
+	} while (s->ooo & 1);
 }
 
 void iscsi_sess_stamp(struct iscsi_sess *s, uint8_t *bhs, bool advance_statsn)
@@ -38,12 +52,39 @@ static enum cmdsn_verdict sess_cmdsn_check(struct iscsi_sess *s, uint32_t cmdsn,
 {
 	if (immediate)
 		return CMDSN_ACCEPT;
-	if (cmdsn == s->exp_cmdsn)
-		return CMDSN_ACCEPT;
-	/* RFC 7143 3.2.2.1: outside [ExpCmdSN, MaxCmdSN] is silently ignored. */
+	/* RFC 7143 4.2.2.1: outside [ExpCmdSN, MaxCmdSN] is silently ignored
+	 * (a closed window, MaxCmdSN = ExpCmdSN - 1, ignores even ExpCmdSN). */
 	if (sna_lt(cmdsn, s->exp_cmdsn) || sna_lt(sess_max_cmdsn(s), cmdsn))
 		return CMDSN_DROP;
+	if (cmdsn == s->exp_cmdsn)
+		return CMDSN_ACCEPT;
 	return CMDSN_HOLD;
+}
+
+/*
+ * Non-task PDUs (NOP-Out, TMF, Text, Logout) ahead of a gap are carried out at
+ * once (nothing waits on their order) and their CmdSN is marked consumed, so
+ * ExpCmdSN steps over it when the gap closes. Returns false to drop the PDU.
+ */
+static bool sess_cmdsn_take(struct iscsi_sess *s, uint32_t cmdsn, bool immediate)
+{
+	uint32_t ahead;
+
+	switch (sess_cmdsn_check(s, cmdsn, immediate)) {
+	case CMDSN_ACCEPT:
+		if (!immediate)
+			sess_cmdsn_consume(s);
+		return true;
+	case CMDSN_HOLD:
+		ahead = cmdsn - s->exp_cmdsn;
+		if (ahead >= 64)
+			return false;
+		s->ooo |= 1ull << ahead;
+		return true;
+	case CMDSN_DROP:
+	default:
+		return false;
+	}
 }
 
 /* ---- task allocation ---- */
@@ -101,6 +142,8 @@ static void task_release(struct iscsi_task *t)
 		bufpool_put(s->tgt->bufpool, t->cmd.buf);
 		t->cmd.buf = NULL;
 	}
+	if (t->state == TASK_WAIT_CMDSN)
+		s->held--;
 	list_del(&t->wait_node);
 	list_del(&t->tx_node);
 	list_del(&t->node);
@@ -712,7 +755,8 @@ static void sess_run_held(struct iscsi_sess *s)
 		if (t->cmdsn != s->exp_cmdsn)
 			return;
 		list_del(&t->wait_node);
-		s->exp_cmdsn++;
+		s->held--;
+		sess_cmdsn_consume(s);
 		/* Held commands carry no data (see sess_scsi_cmd). */
 		task_start(t, t->held_bhs, NULL, 0);
 	}
@@ -738,8 +782,10 @@ static int sess_scsi_cmd(struct iscsi_sess *s, const uint8_t *bhs, const struct 
 	if (h->ahs_len) {
 		/* Extended CDBs (AHS type 1) are not supported: CDBs are at most 16 bytes. */
 		iscsi_conn_reject(s->conn, bhs, ISCSI_REJECT_CMD_NOT_SUPPORTED);
-		if (!imm && v == CMDSN_ACCEPT)
-			s->exp_cmdsn++;
+		if (!imm && v == CMDSN_ACCEPT) {
+			sess_cmdsn_consume(s);
+			sess_run_held(s);
+		}
 		return 0;
 	}
 	if (dlen && !(bhs[1] & ISCSI_CMD_F_WRITE)) {
@@ -774,6 +820,7 @@ static int sess_scsi_cmd(struct iscsi_sess *s, const uint8_t *bhs, const struct 
 			return 0;
 		}
 		t->state = TASK_WAIT_CMDSN;
+		s->held++;
 		memcpy(t->held_bhs, bhs, ISCSI_BHS_LEN);
 		list_for_each(n, &s->cmdsn_wait)
 		{
@@ -786,7 +833,7 @@ static int sess_scsi_cmd(struct iscsi_sess *s, const uint8_t *bhs, const struct 
 		return 0;
 	}
 	if (!imm)
-		s->exp_cmdsn++;
+		sess_cmdsn_consume(s);
 	task_start(t, bhs, data, dlen);
 	sess_run_held(s);
 	return 0;
@@ -803,10 +850,8 @@ static int sess_nop_out(struct iscsi_sess *s, const uint8_t *bhs, const struct i
 
 	if (h->itt == ISCSI_RSVD_TAG)
 		return 0; /* answer to our ping: liveness was already noted */
-	if (sess_cmdsn_check(s, cmdsn, h->immediate) != CMDSN_ACCEPT)
+	if (!sess_cmdsn_take(s, cmdsn, h->immediate))
 		return 0;
-	if (!h->immediate)
-		s->exp_cmdsn++;
 	len = MIN(dlen, s->conn->params.max_xmit_dsl);
 	ctl = iscsi_conn_ctrl_get(s->conn, len);
 	if (!ctl) {
@@ -965,10 +1010,8 @@ static int sess_tmf(struct iscsi_sess *s, const uint8_t *bhs, const struct iscsi
 	struct iscsi_ctrl *ctl;
 	bool cold = false;
 
-	if (sess_cmdsn_check(s, cmdsn, h->immediate) != CMDSN_ACCEPT)
+	if (!sess_cmdsn_take(s, cmdsn, h->immediate))
 		return 0;
-	if (!h->immediate)
-		s->exp_cmdsn++;
 	if (s->type != ISCSI_SESSION_NORMAL || s->tmf_busy) {
 		iscsi_conn_reject(s->conn, bhs,
 				  s->tmf_busy ? ISCSI_REJECT_TASK_IN_PROGRESS
@@ -1010,10 +1053,8 @@ static int sess_text(struct iscsi_sess *s, const uint8_t *bhs, const struct iscs
 	struct iscsi_ctrl *ctl;
 	int n;
 
-	if (sess_cmdsn_check(s, cmdsn, h->immediate) != CMDSN_ACCEPT)
+	if (!sess_cmdsn_take(s, cmdsn, h->immediate))
 		return 0;
-	if (!h->immediate)
-		s->exp_cmdsn++;
 	if ((bhs[1] & ISCSI_LOGIN_F_CONTINUE) || dlen > ISCSI_LOGIN_ACCUM_MAX) {
 		/* Multi-PDU text requests are not needed by any key we support. */
 		iscsi_conn_reject(s->conn, bhs, ISCSI_REJECT_CMD_NOT_SUPPORTED);
@@ -1073,10 +1114,8 @@ static int sess_logout(struct iscsi_sess *s, const uint8_t *bhs, const struct is
 	uint8_t reason = bhs[1] & 0x7f;
 	struct iscsi_ctrl *ctl;
 
-	if (sess_cmdsn_check(s, cmdsn, h->immediate) != CMDSN_ACCEPT)
+	if (!sess_cmdsn_take(s, cmdsn, h->immediate))
 		return 0;
-	if (!h->immediate)
-		s->exp_cmdsn++;
 	if (reason == ISCSI_LOGOUT_REMOVE_FOR_RECOVERY) {
 		ctl = iscsi_conn_ctrl_get(s->conn, 0);
 		if (!ctl)
