@@ -494,6 +494,11 @@ static void portal_format(const struct tgt_portal *p, char *buf, size_t cap)
 		snprintf(buf, cap, "%s:%u", p->addr, p->port);
 }
 
+void config_format_portal(const struct tgt_portal *p, char *buf, size_t cap)
+{
+	portal_format(p, buf, cap);
+}
+
 /* Sets one key of a portal: the [portal] keys, also the ",key=value" of --portal. */
 static int portal_set_key(struct tgt_portal *p, const char *key, const char *val, char *why,
 			  size_t n)
@@ -608,6 +613,17 @@ static int lun_check_dup(const struct tgt_config *c, unsigned i, char *why, size
 			return fail(why, n, "id 0x%016" PRIx64 " is already LUN %u's", l->lu_id, j);
 	}
 	return 0;
+}
+
+int config_lun_set_key(struct tgt_lun *l, const char *key, const char *val, char *why,
+		       size_t whylen)
+{
+	return lun_set_key(l, key, val, why, whylen);
+}
+
+int config_lun_check(const struct tgt_lun *l, char *why, size_t whylen)
+{
+	return lun_check(l, why, whylen);
 }
 
 /* ---- CHAP and ACL ---- */
@@ -784,6 +800,23 @@ static int target_set_key(struct tgt_config *c, const char *key, const char *val
 		return config_parse_bool(val, &c->debug, why, n);
 	s = scalar_find(key);
 	return s ? scalar_set(c, s, val, why, n) : -ENOENT;
+}
+
+int config_section_set_key(struct tgt_config *c, const char *section, const char *key,
+			   const char *val, char *why, size_t whylen)
+{
+	if (!strcmp(section, "target"))
+		return target_set_key(c, key, val, why, whylen);
+	if (!strcmp(section, "chap"))
+		return chap_set_key(&c->chap, key, val, why, whylen);
+	if (!strcmp(section, "acl"))
+		return strcmp(key, "allow") ? -ENOENT : acl_add(c, val, why, whylen);
+	return -ENOENT;
+}
+
+int config_section_check(struct tgt_config *c, const char *section, char *why, size_t whylen)
+{
+	return strcmp(section, "chap") ? 0 : chap_check(&c->chap, why, whylen);
 }
 
 /* ---- INI file ---- */
@@ -1432,6 +1465,11 @@ static void size_format(uint64_t v, char *buf, size_t cap)
 	snprintf(buf, cap, "%" PRIu64, v);
 }
 
+void config_format_size(uint64_t v, char *buf, size_t cap)
+{
+	size_format(v, buf, cap);
+}
+
 static void scalar_format(const struct cfg_scalar *s, uint64_t v, char *buf, size_t cap)
 {
 	if (s->type == CT_BOOL)
@@ -1451,10 +1489,7 @@ void config_print(FILE *f, const struct tgt_config *c, bool show_secrets)
 	if (c->alias[0])
 		fprintf(f, "alias = %s\n", c->alias);
 	fprintf(f, "debug = %s\n", c->debug ? "yes" : "no");
-	for (unsigned i = 0; i < SC_COUNT; i++) {
-		scalar_format(&cfg_scalars[i], scalar_get(c, &cfg_scalars[i]), buf, sizeof(buf));
-		fprintf(f, "%s = %s\n", cfg_scalars[i].key, buf);
-	}
+	config_print_tuning(f, c);
 	for (unsigned i = 0; i < c->nportals; i++) {
 		portal_format(&c->portals[i], buf, sizeof(buf));
 		fprintf(f, "\n[portal]\naddress = %s\n", buf);
@@ -1477,6 +1512,21 @@ void config_print(FILE *f, const struct tgt_config *c, bool show_secrets)
 		if (l->lu_id)
 			fprintf(f, "id = %016" PRIx64 "\n", l->lu_id);
 	}
+	config_print_access(f, c, show_secrets);
+}
+
+void config_print_tuning(FILE *f, const struct tgt_config *c)
+{
+	char buf[80];
+
+	for (unsigned i = 0; i < SC_COUNT; i++) {
+		scalar_format(&cfg_scalars[i], scalar_get(c, &cfg_scalars[i]), buf, sizeof(buf));
+		fprintf(f, "%s = %s\n", cfg_scalars[i].key, buf);
+	}
+}
+
+void config_print_access(FILE *f, const struct tgt_config *c, bool show_secrets)
+{
 	if (c->chap.user[0] || c->chap.mutual_user[0]) {
 		fprintf(f, "\n[chap]\nuser = %s\n", c->chap.user);
 		if (show_secrets)

@@ -122,4 +122,28 @@ int config_parse_portal(const char *s, struct tgt_portal *p, char *why, size_t w
 /* An iSCSI name: iqn.YYYY-MM.reversed.domain[:id], eui.<16 hex>, naa.<16|32 hex>. */
 int config_check_name(const char *name, char *why, size_t whylen);
 
+/*
+ * Pieces of the standalone file's vocabulary, exported for the cluster file
+ * (clusterd/cluster_config.c), whose [iscsi], [chap], [acl] and [lun] sections
+ * take the same keys. The setters return 0, -ENOENT for a key the section does
+ * not have, or -EINVAL with the problem in why. Any thread.
+ */
+/* A key of the file section "target" (iqn, alias, debug, tuning keys), "chap" or "acl". */
+int config_section_set_key(struct tgt_config *c, const char *section, const char *key,
+			   const char *val, char *why, size_t whylen);
+/* What a whole section must satisfy once all its keys are read ([chap]); 0 or -EINVAL. */
+int config_section_check(struct tgt_config *c, const char *section, char *why, size_t whylen);
+/* A [lun] key: path, size, blocksize, read_only, direct, id. */
+int config_lun_set_key(struct tgt_lun *l, const char *key, const char *val, char *why,
+		       size_t whylen);
+/* What one LUN must satisfy on its own (absolute path, block size, size); 0 or -EINVAL. */
+int config_lun_check(const struct tgt_lun *l, char *why, size_t whylen);
+/* "ADDR:PORT", IPv6 in brackets. */
+void config_format_portal(const struct tgt_portal *p, char *buf, size_t cap);
+/* Bytes with the largest exact K/M/G/T suffix ("1G", "1536K", "1000"). */
+void config_format_size(uint64_t v, char *buf, size_t cap);
+/* config_print()'s pieces: the tuning keys as "key = value" lines; the [chap] and [acl] sections. */
+void config_print_tuning(FILE *f, const struct tgt_config *c);
+void config_print_access(FILE *f, const struct tgt_config *c, bool show_secrets);
+
 #endif
