@@ -860,7 +860,7 @@ static int finalize_nodes(struct cluster_config *cc, char *err, size_t n)
  * Relative target port ids, numbered through the nodes in id order and each
  * node's portals in file order: node 1's portals 1..k, node 2's k+1... Each
  * portal is its own SCSI target port, so each is its own iSCSI target portal
- * group (RFC 7143 4.4.1: a SCSI target port is a target portal group), and its
+ * group (RFC 7143 4.4.2: a SCSI target port is a target portal group), and its
  * TPGT equals its rel_port_id, unique in the cluster.
  */
 static int finalize_portals(struct cluster_config *cc, char *err, size_t n)
