@@ -383,17 +383,20 @@ service_ready_cmd() {
 	fi
 }
 
-# node_env NODE: the environment the service command and its ready check see
+# node_env NODE: the environment the service command and its ready check
+# see, one VAR=value per line
 node_env() {
 	local node=$1
-	echo "CL_NODE=$node CL_NODE_ID=$(host_num "$node") CL_NS=$(ns_of "$node")" \
-		"CL_NODE_DIR=$RUN/$node CL_NODE_CONF=$RUN/$node/node.conf CL_RUN_DIR=$RUN" \
-		"CL_SHARED_DIR=$RUN/shared CL_NODE_ADDR_A=$(addr "$node" A) CL_NODE_ADDR_B=$(addr "$node" B)" \
-		"CL_TOP=$TOP"
+	printf '%s\n' "CL_NODE=$node" "CL_NODE_ID=$(host_num "$node")" "CL_NS=$(ns_of "$node")" \
+		"CL_NODE_DIR=$RUN/$node" "CL_NODE_CONF=$RUN/$node/node.conf" "CL_RUN_DIR=$RUN" \
+		"CL_SHARED_DIR=$RUN/shared" "CL_NODE_ADDR_A=$(addr "$node" A)" \
+		"CL_NODE_ADDR_B=$(addr "$node" B)" "CL_TOP=$TOP" "CL_PREFIX=$CL_PREFIX" \
+		"CL_HARNESS=$HERE/harness.sh" "CL_CLUSTERD=$CL_CLUSTERD" "CL_IQN=$CL_IQN" \
+		"CL_PORT=$CL_PORT" "CL_LUN_SIZE=$CL_LUN_SIZE" "CL_SERVICE_ARGS=$CL_SERVICE_ARGS"
 }
 
 service_start() {
-	local node=$1 d=$RUN/$1 ns cmd pid
+	local node=$1 d=$RUN/$1 ns cmd pid kv
 	cmd=$(service_cmd) || return 0
 	ns=$(ns_of "$node")
 	if pid=$(pidfile_live "$d/service.pid" "$ns"); then
@@ -404,8 +407,7 @@ service_start() {
 	echo "--- $(ts) harness: start: $cmd" >>"$d/service.log"
 	(
 		close_fds
-		# shellcheck disable=SC2046
-		export $(node_env "$node") CL_CLUSTERD CL_IQN CL_PORT CL_LUN_SIZE CL_SERVICE_ARGS
+		while IFS= read -r kv; do export "${kv?}"; done < <(node_env "$node")
 		cd "$d" || exit 1
 		exec ip netns exec "$ns" sh -c "$cmd"
 	) >>"$d/service.log" 2>&1 </dev/null &
@@ -415,14 +417,13 @@ service_start() {
 
 # service_wait NODE TIMEOUT_S: until the ready check passes inside the node
 service_wait() {
-	local node=$1 ns deadline ready
+	local node=$1 ns deadline ready envs
 	ready=$(service_ready_cmd)
 	service_cmd >/dev/null || return 0
 	ns=$(ns_of "$node")
 	deadline=$(($(now_ms) + $2 * 1000))
-	# shellcheck disable=SC2046
-	until env $(node_env "$node") CL_PORT="$CL_PORT" \
-		timeout 3 ip netns exec "$ns" sh -c "$ready" >/dev/null 2>&1; do
+	mapfile -t envs < <(node_env "$node")
+	until env "${envs[@]}" timeout 3 ip netns exec "$ns" sh -c "$ready" >/dev/null 2>&1; do
 		if ! pidfile_live "$RUN/$node/service.pid" "$ns" >/dev/null; then
 			echo "harness: $node service exited; end of $RUN/$node/service.log:" >&2
 			tail -n 15 "$RUN/$node/service.log" >&2
@@ -434,6 +435,12 @@ service_wait() {
 		}
 		sleep 0.05
 	done
+	# a service that fails right after start must not pass as ready
+	sleep 0.2
+	pidfile_live "$RUN/$node/service.pid" "$ns" >/dev/null && return 0
+	echo "harness: $node service exited right after start; end of $RUN/$node/service.log:" >&2
+	tail -n 15 "$RUN/$node/service.log" >&2
+	return 1
 }
 
 # stop_pidfile NODE WHAT: SIGTERM the recorded PID, SIGKILL after the timeout
@@ -576,6 +583,25 @@ verb_kill() {
 	pids=$(kill_ns "$(ns_of "$node")" KILL)
 	rm -f "$RUN/$node/corosync.pid" "$RUN/$node/service.pid"
 	say "$node SIGKILLed: ${pids:-nothing was running}"
+}
+
+# off NODE: power the node off as a fence would: SIGKILL everything in it
+# and set both its NICs down (its peer sees both links die, the client loses
+# its portals). on NODE: NICs up, then start it again.
+verb_off() {
+	local node net
+	node=$(node_arg "$1") || exit 1
+	verb_kill "$node"
+	for net in "${NETS[@]}"; do ip -n "$(ns_of "$node")" link set "eth$net" down; done
+	say "$node off (NICs down)"
+}
+
+verb_on() {
+	local node net
+	node=$(node_arg "$1") || exit 1
+	for net in "${NETS[@]}"; do ip -n "$(ns_of "$node")" link set "eth$net" up; done
+	say "$node on (NICs up)"
+	verb_start "$node"
 }
 
 # freeze/thaw NODE: SIGSTOP/SIGCONT everything in the node (a hung node)
@@ -765,6 +791,8 @@ usage: tests/cluster/harness.sh VERB [ARGS]
   stop NODE              clean stop: SIGTERM service, then corosync
                          (SIGKILL after CL_STOP_TIMEOUT s)
   kill NODE              crash: SIGKILL everything in NODE's namespace
+  off NODE               power-off as a fence would: kill + both NICs down
+  on NODE                both NICs up, then start
   freeze NODE | thaw NODE  SIGSTOP / SIGCONT everything in NODE's namespace
   link-down HOST NET     set HOST's NIC on net A|B down (inside HOST)
   link-up HOST NET
@@ -802,7 +830,9 @@ Variables (recorded by `up` in $RUN/config.env; the environment wins):
                          'exec "$CL_CLUSTERD" -c "$CL_NODE_CONF"'. It sees
                          CL_NODE CL_NODE_ID CL_NS CL_NODE_DIR CL_NODE_CONF
                          CL_RUN_DIR CL_SHARED_DIR CL_NODE_ADDR_A CL_NODE_ADDR_B
-                         CL_TOP CL_CLUSTERD CL_IQN CL_PORT CL_LUN_SIZE.
+                         CL_TOP CL_CLUSTERD CL_IQN CL_PORT CL_LUN_SIZE
+                         CL_PREFIX CL_HARNESS (this script, e.g. for a
+                         fence agent: "$CL_HARNESS" off node2).
   CL_SERVICE_READY       sh command (same environment, in the namespace) that
                          succeeds once the service is ready; default for
                          standalone: both portals listen
@@ -829,6 +859,8 @@ down) verb_down ;;
 start) need 2 "$@" && verb_start "$1" ;;
 stop) need 2 "$@" && verb_stop "$1" ;;
 kill) need 2 "$@" && verb_kill "$1" ;;
+off) need 2 "$@" && verb_off "$1" ;;
+on) need 2 "$@" && verb_on "$1" ;;
 freeze) need 2 "$@" && verb_freeze "$1" STOP ;;
 thaw) need 2 "$@" && verb_freeze "$1" CONT ;;
 link-down) need 3 "$@" && verb_link "$1" "$2" down ;;

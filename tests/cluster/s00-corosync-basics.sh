@@ -16,7 +16,7 @@
 # shellcheck disable=SC2016 # single-quoted conditions are evaluated later
 set -uo pipefail
 # shellcheck source=tests/cluster/lib.sh
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 1
 
 cl_require
 [ "${CL_SERVICE:-none}" = standalone ] && cl_require service
