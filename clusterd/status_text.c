@@ -263,12 +263,16 @@ static const char *node_state_text(struct json_object *node)
 static void render_nodes(struct json_object *doc, FILE *f)
 {
 	struct json_object *nodes = section(doc, "nodes", "Nodes", f);
+	const char *hdr[4] = {"Id", "Name", "State", ""};
 	size_t i, n = nodes ? json_object_array_length(nodes) : 0;
 	int64_t id, local = -1;
 	struct tbl t;
 
 	j_int(doc, "local_node", &local);
+	if (!n)
+		return;
 	tbl_init(&t, 4);
+	tbl_row(&t, hdr);
 	for (i = 0; i < n; i++) {
 		struct json_object *node = json_object_array_get_idx(nodes, i);
 		char idbuf[24], notes[64] = "";
@@ -420,8 +424,9 @@ static void duration_text(struct json_object *e, char *buf, size_t len)
 		snprintf(buf, len, "-");
 	else if (ms < 1000)
 		snprintf(buf, len, "%" PRId64 " ms", ms);
-	else
-		snprintf(buf, len, "%" PRId64 ".%" PRId64 " s", ms / 1000, ms % 1000 / 100);
+	else /* tenths, rounded */
+		snprintf(buf, len, "%" PRId64 ".%" PRId64 " s", (ms + 50) / 1000,
+			 (ms + 50) / 100 % 10);
 }
 
 /* "ok" and "running" as they are; anything else is a failure and shouts. */
