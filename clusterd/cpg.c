@@ -19,6 +19,10 @@
 #include "clusterd/corosync_int.h"
 #include "lib/log.h"
 
+/* Our limits are corosync's: lists are never truncated, names never cut. */
+_Static_assert(CS_MAX_MEMBERS >= CPG_MEMBERS_MAX, "confchg lists must fit");
+_Static_assert(CS_GROUP_NAME_MAX == CPG_MAX_NAME_LENGTH, "group name limit");
+
 static const char *const cs_svc_names[CS_NSVC] = {"cpg", "quorum", "votequorum"};
 
 static void cs_lost_report(struct cs *c);
