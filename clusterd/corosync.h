@@ -16,7 +16,10 @@
  *    trail the CPG events (votequorum_overview(3)); compare ring ids (struct
  *    cs_ring) to know that two facts describe the same membership;
  *  - CPG keeps delivering while the node is inquorate: check quorum before
- *    acting.
+ *    acting;
+ *  - a peer whose corosync restarts fast (or was frozen) shows as NODEDOWN
+ *    then NODEUP, possibly with no quorum dip at all: tell membership
+ *    generations apart by ring id, not by quorum changes.
  *
  * Losing corosync: when any of the three connections fails (a dispatch returns
  * an error such as CS_ERR_LIBRARY or CS_ERR_BAD_HANDLE, an fd reports
@@ -132,8 +135,8 @@ struct cs;
  * on `loop`, starts quorum tracking (current state, then changes) and joins
  * the group "clusterd:<cluster>". Returns 0 or -errno with a sentence in err:
  * -ENOTCONN (corosync not running in this network namespace), -ENOTSUP (no
- * votequorum provider), -ENAMETOOLONG / -EINVAL (cluster name), -ENOMEM, or
- * another mapped corosync error. If the join is refused for now (corosync
+ * votequorum provider), -ENAMETOOLONG / -EINVAL (cluster name; -EINVAL also
+ * for a missing loop or op), -ENOMEM, or another mapped corosync error. If the join is refused for now (corosync
  * syncing), it is retried from the loop and lost() reports a final failure.
  * Every op except votequorum must be set. Control thread; blocks only for the
  * local IPC round trips of the setup.
@@ -144,8 +147,9 @@ int cs_open(struct cs **out, qb_loop_t *loop, const char *cluster, const struct 
 /*
  * Leaves the group (peers see LEAVE, a clean departure) unless corosync is
  * already gone, disconnects, frees queued messages and `c`. Called from a
- * callback, the teardown finishes when that callback returns; no callback runs
- * after this call. NULL is ignored. Control thread.
+ * callback, the teardown finishes when corosync's dispatch running that
+ * callback returns; either way no callback runs after this call, not even a
+ * lost() that was pending. NULL is ignored. Control thread.
  */
 void cs_close(struct cs *c);
 
