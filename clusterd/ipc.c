@@ -58,6 +58,8 @@ struct ipc_conn {
 	qb_ipcs_connection_t *qc;
 	int pid;
 	bool subscribed;
+	bool dispatching; /* a request of this connection is being handled */
+	bool closed;	  /* closed meanwhile: freed when that handling ends */
 	unsigned qhead, qlen;
 	struct ipc_frame *queue[IPC_EVENT_QUEUE_MAX];
 };
@@ -284,7 +286,12 @@ static void ipc_conn_unsubscribe(struct ipc_conn *conn)
 	ipc_conn_queue_clear(conn);
 }
 
-/* Frees our state of a connection: its deferred requests, its queue, itself. */
+/*
+ * Drops our state of a closed connection: its deferred requests, its queue,
+ * and itself, unless one of its requests is being handled right now (a
+ * handler published an event that got this very subscriber kicked): then
+ * that handling frees it when it ends.
+ */
 static void ipc_conn_release(struct ipc_conn *conn)
 {
 	struct ipc_server *s = conn->srv;
@@ -302,7 +309,9 @@ static void ipc_conn_release(struct ipc_conn *conn)
 	ipc_conn_unsubscribe(conn);
 	list_del(&conn->node);
 	qb_ipcs_context_set(conn->qc, NULL);
-	free(conn);
+	conn->closed = true;
+	if (!conn->dispatching)
+		free(conn);
 }
 
 static struct ipc_conn *ipc_conn_get(struct ipc_server *s, qb_ipcs_connection_t *qc)
@@ -662,6 +671,10 @@ static void ipc_dispatch(struct ipc_conn *conn, uint32_t req_id, struct json_obj
 			   rc == -EINPROGRESS ? "in progress"
 			   : rc		      ? (r.error[0] ? r.error : strerror(-rc))
 					      : "ok");
+	if (conn->closed) { /* nobody to answer; a deferred answer will find nothing */
+		json_object_put(r.data);
+		return;
+	}
 	if (rc == -EINPROGRESS) {
 		ipc_defer(conn, req_id, &r);
 		return;
@@ -738,10 +751,15 @@ static int32_t ipc_msg_process(qb_ipcs_connection_t *qc, void *data, size_t size
 	conn = rc ? NULL : ipc_conn_get(s, qc);
 	if (!rc && !conn)
 		rc = -ENOMEM;
-	if (rc)
+	if (rc) {
 		ipc_respond(qc, info.req_id, rc, &r);
-	else
+	} else {
+		conn->dispatching = true;
 		ipc_dispatch(conn, info.req_id, req);
+		conn->dispatching = false;
+		if (conn->closed)
+			free(conn);
+	}
 	json_object_put(req);
 	return 0;
 }

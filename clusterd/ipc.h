@@ -63,7 +63,11 @@ struct ipc_reply {
  * A NULL handler answers "not supported by this clusterd".
  */
 struct ipc_handlers {
-	/* Builds the status document (docs/clusterctl.8.md); the server puts it. NULL: unavailable. */
+	/*
+	 * Builds the status document (docs/clusterctl.8.md); the server puts it.
+	 * NULL: unavailable. Must not wait for the data plane: report the last
+	 * snapshot it posted (sessions, ALUA versions), not a fresh query.
+	 */
 	struct json_object *(*status)(void *arg);
 	int (*move)(void *arg, const char *lun, const char *node, struct ipc_reply *r);
 	/* on: standby (not eligible for AO); !on: online again. */

@@ -71,7 +71,8 @@ struct fixture {
 
 	/* events published by the loop thread once a subscriber is there */
 	const char *const *events;
-	int flood; /* publish this many events instead */
+	int flood;	   /* publish this many events instead */
+	int flood_on_move; /* the move handler publishes this many events */
 };
 
 struct loop_call {
@@ -107,6 +108,12 @@ static int fake_move(void *arg, const char *lun, const char *node, struct ipc_re
 	struct fixture *fx = arg;
 
 	fake_note(fx, "move", lun, node);
+	for (int i = 0; i < fx->flood_on_move; i++) {
+		struct json_object *ev = json_object_new_object();
+
+		json_object_object_add(ev, "type", json_object_new_string("flood"));
+		ipc_server_publish_event(fx->srv, ev);
+	}
 	if (fx->move_rc)
 		return ipc_reply_fail(r, fx->move_rc, "wait until the resync of lun0 has finished",
 				      "%s is resyncing to %s", lun, node);
@@ -975,6 +982,36 @@ static void test_events_slow_subscriber(void **state)
 	run_free(&r);
 }
 
+/*
+ * A handler whose events get the very connection that asked kicked (a
+ * subscriber that also sends requests and reads neither): the request ends
+ * unanswered with the connection, nothing is used after it is freed (ASan),
+ * and the server goes on.
+ */
+static void test_events_kick_during_request(void **state)
+{
+	struct fixture *fx = *state;
+	struct json_object *req = json_tokener_parse("{\"cmd\": \"events\"}"), *resp;
+	struct ipc_client *c;
+	struct run r;
+
+	assert_int_equal(ipc_client_open(&c, fx->service, 2000), 0);
+	assert_int_equal(ipc_client_call(c, req, 2000, &resp), 0);
+	json_object_put(req);
+	json_object_put(resp);
+	fx->flood_on_move = 20000;
+	req = json_tokener_parse("{\"cmd\": \"move\", \"lun\": \"lun0\", \"node\": \"node2\"}");
+	assert_int_equal(ipc_client_call(c, req, 2000, &resp), -ENOTCONN);
+	json_object_put(req);
+	ipc_client_close(c);
+	assert_string_equal(fx->cmd, "move");
+
+	fx->flood_on_move = 0;
+	ctl_run(fx, &r, "move", "lun0", "node2", NULL);
+	assert_int_equal(r.rc, 0);
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -999,6 +1036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_server_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_slow_subscriber, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_kick_during_request, setup, teardown),
 	};
 
 	if (getenv("TEST_IPC_DEBUG"))
