@@ -452,7 +452,8 @@ stop_pidfile() {
 		return 0
 	fi
 	t0=$(now_ms)
-	kill -TERM "$pid" 2>/dev/null
+	# CONT too: a frozen daemon handles SIGTERM only once it runs again
+	kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null
 	if wait_gone $((t0 + CL_STOP_TIMEOUT * 1000)) "$pid"; then
 		say "$node $what (pid $pid) stopped by SIGTERM in $(($(now_ms) - t0)) ms"
 	else
@@ -531,7 +532,7 @@ verb_down() {
 		for f in service corosync; do
 			for node in "${NODES[@]}"; do
 				pid=$(pidfile_live "$RUN/$node/$f.pid" "$(ns_of "$node")") || continue
-				kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+				kill -TERM "$pid" 2>/dev/null && pids+=("$pid") && kill -CONT "$pid"
 			done
 			[ ${#pids[@]} -gt 0 ] && wait_gone $(($(now_ms) + CL_DOWN_GRACE * 1000)) "${pids[@]}"
 		done
