@@ -166,6 +166,7 @@ static int ctl_unreachable(struct ctl *ctl, int rc, bool sent)
 			(unsigned)geteuid());
 		break;
 	case -ETIMEDOUT:
+	case -EAGAIN:
 		fprintf(e,
 			"clusterctl: clusterd did not answer within %d ms (busy or hung?).\n"
 			"  Try again, or give it longer with --timeout MS.\n",

@@ -1008,7 +1008,7 @@ static int ipc_client_send(struct ipc_client *c, struct json_object *req, uint32
 		if (n != -EAGAIN)
 			return (int)n;
 		if (ipc_left_ms(deadline) == 0)
-			return -ETIMEDOUT;
+			return -EAGAIN;
 		/* The server's request ring is full: it is not reading. */
 		poll(NULL, 0, 10);
 	}
@@ -1081,7 +1081,7 @@ int ipc_client_call(struct ipc_client *c, struct json_object *req, int timeout_m
 
 	rc = ipc_client_send(c, req, req_id, deadline);
 	if (rc)
-		return rc == -EMSGSIZE || rc == -ENOMEM || rc == -ETIMEDOUT ? rc : -ENOTCONN;
+		return rc == -EMSGSIZE || rc == -ENOMEM || rc == -EAGAIN ? rc : -ENOTCONN;
 	rc = ipc_client_recv(c, req_id, deadline, &first);
 	if (rc)
 		return rc;

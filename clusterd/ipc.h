@@ -135,9 +135,10 @@ int ipc_client_open(struct ipc_client **out, const char *name, int timeout_ms);
  * Sends REQ (a JSON object, not taken) and waits for the final response, at
  * most timeout_ms for the first answer; after a "pending" answer, at most its
  * wait_ms plus timeout_ms more. Returns 0 with *resp (the caller puts it;
- * check its "ok"), or -ETIMEDOUT no answer at all, -EINPROGRESS accepted but
- * no final answer in time, -ENOTCONN the server went away, -EPROTO an answer
- * we cannot read, -EMSGSIZE request too large, -ENOMEM.
+ * check its "ok"), or -EAGAIN the server took no request in time (not
+ * sent), -ETIMEDOUT sent but no answer, -EINPROGRESS accepted but no final
+ * answer in time, -ENOTCONN the server went away, -EPROTO an answer we cannot
+ * read, -EMSGSIZE request too large, -ENOMEM.
  */
 int ipc_client_call(struct ipc_client *c, struct json_object *req, int timeout_ms,
 		    struct json_object **resp);

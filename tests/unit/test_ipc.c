@@ -400,6 +400,43 @@ static void test_status_unavailable_and_unsupported(void **state)
 	run_free(&r);
 }
 
+static void set_padded_doc(struct fixture *fx, size_t pad)
+{
+	char *big = malloc(pad + 1);
+
+	assert_non_null(big);
+	memset(big, 'x', pad);
+	big[pad] = '\0';
+	json_object_object_add(fx->doc, "padding", json_object_new_string(big));
+	free(big);
+}
+
+/* A document near the IPC limit arrives whole; one past it is refused, saying why. */
+static void test_status_size_limit(void **state)
+{
+	struct fixture *fx = *state;
+	struct json_object *got;
+	struct run r;
+
+	set_padded_doc(fx, IPC_MAX_MSG - 4096);
+	ctl_run(fx, &r, "status", "--json", NULL);
+	assert_int_equal(r.rc, 0);
+	got = json_tokener_parse(r.out);
+	assert_non_null(got);
+	assert_true(json_object_equal(got, fx->doc));
+	json_object_put(got);
+	run_free(&r);
+
+	set_padded_doc(fx, IPC_MAX_MSG);
+	ctl_run(fx, &r, "status", NULL);
+	assert_int_equal(r.rc, 1);
+	assert_string_equal(r.out, "");
+	assert_string_equal(
+		r.err, "clusterctl: status: the answer is larger than the 262144-byte IPC "
+		       "limit\n  hint: report this: the status document outgrew IPC_MAX_MSG\n");
+	run_free(&r);
+}
+
 /* ---- admin verbs ---- */
 
 static void test_move(void **state)
@@ -1020,6 +1057,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_unavailable_and_unsupported, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_status_size_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_standby_online, setup, teardown),
