@@ -17,8 +17,12 @@
  * (struct ipc_pending) names its connection and is dropped with it, so
  * ipc_server_reply() after the client left finds nothing and sends nothing.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include <qb/qbdefs.h>
 #include <qb/qbipcc.h>
 #include <qb/qbipcs.h>
 #include "clusterd/ipc.h"
@@ -804,6 +809,78 @@ static struct qb_ipcs_service_handlers ipc_service_handlers = {
 
 /* ---- server lifetime ---- */
 
+/*
+ * libqb keeps the rings of each connection in a directory
+ * /dev/shm/qb-SERVERPID-CLIENTPID-FD-XXXXXX. A server killed while clients
+ * were connected leaves those behind (about 800 KiB each), and nothing else
+ * removes them. At start we remove the ones of our service whose server
+ * process is gone: a directory holding exactly libqb's ring files for NAME.
+ */
+#define IPC_SHM_DIR "/dev/shm"
+
+static bool ipc_sweep_is_ours(const char *file, const char *name)
+{
+	static const char *const kinds[] = {"request", "response", "event"};
+	static const char *const parts[] = {"header", "data"};
+	char want[NAME_MAX + 1];
+	size_t k, p;
+
+	for (k = 0; k < ARRAY_SIZE(kinds); k++)
+		for (p = 0; p < ARRAY_SIZE(parts); p++) {
+			snprintf(want, sizeof(want), "qb-%s-%s-%s", kinds[k], name, parts[p]);
+			if (strcmp(file, want) == 0)
+				return true;
+		}
+	return false;
+}
+
+/* Removes SHM/DIR if it holds nothing but NAME's ring files; returns true if removed. */
+static bool ipc_sweep_dir(int shm, const char *dir, const char *name)
+{
+	int fd = openat(shm, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	bool ours = true;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (ours && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			ours = ipc_sweep_is_ours(e->d_name, name);
+	rewinddir(d);
+	while (ours && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(fd, e->d_name, 0);
+	closedir(d);
+	return ours && unlinkat(shm, dir, AT_REMOVEDIR) == 0;
+}
+
+static void ipc_sweep_stale(const char *name)
+{
+	DIR *d = opendir(IPC_SHM_DIR);
+	unsigned removed = 0;
+	struct dirent *e;
+	int pid;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (sscanf(e->d_name, "qb-%d-", &pid) != 1 || pid <= 0 || pid == getpid())
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		removed += ipc_sweep_dir(dirfd(d), e->d_name, name);
+	}
+	closedir(d);
+	if (removed)
+		log_info("ipc: removed %u connection director%s of '%s' left in " IPC_SHM_DIR
+			 " by a clusterd that is gone",
+			 removed, removed == 1 ? "y" : "ies", name);
+}
+
 static void ipc_loop_release(void)
 {
 	if (--ipc_loop_users == 0)
@@ -826,6 +903,7 @@ int ipc_server_start(struct ipc_server **out, qb_loop_t *loop, const char *name,
 		snprintf(err, errlen, "IPC servers of one process must share one qb_loop");
 		return -EBUSY;
 	}
+	ipc_sweep_stale(name);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto err_nomem;

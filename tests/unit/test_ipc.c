@@ -13,12 +13,14 @@
 #define CLUSTERCTL_NO_MAIN
 #include "clusterd/clusterctl.c"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <qb/qbipcc.h>
@@ -341,12 +343,26 @@ static void test_status_json(void **state)
 	run_free(&r);
 }
 
+static int count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(dir);
+	while ((d = readdir(dir)) != NULL)
+		n++;
+	closedir(dir);
+	return n;
+}
+
 /* A control loop that does not answer: clusterctl gives up after --timeout, exit 2. */
 static void test_status_timeout(void **state)
 {
 	struct fixture *fx = *state;
 	struct run r;
 	char c = 1;
+	int nfds;
 
 	fx->status_blocks = true;
 	ctl_run(fx, &r, "--timeout", "200", "status", NULL);
@@ -357,6 +373,15 @@ static void test_status_timeout(void **state)
 			    "  Try again, or give it longer with --timeout MS.\n"
 			    "  The request was delivered and may still take effect: check "
 			    "'clusterctl status'.\n");
+	run_free(&r);
+	/* Still hung: a new client does not even get connected, and gives up as well. */
+	nfds = count_fds();
+	ctl_run(fx, &r, "--timeout", "200", "move", "lun0", "node2", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err,
+			    "clusterctl: clusterd did not answer within 200 ms (busy or hung?).\n"
+			    "  Try again, or give it longer with --timeout MS.\n");
+	assert_int_equal(count_fds(), nfds); /* the abandoned connection left nothing open */
 	run_free(&r);
 	/* The loop answers into a connection whose client left; it must survive that. */
 	assert_int_equal(write(fx->block_pipe[1], &c, 1), 1);
@@ -666,6 +691,90 @@ static void start_twice(struct fixture *fx, void *arg)
 static void test_name_in_use(void **state)
 {
 	loop_call(*state, start_twice, NULL);
+}
+
+static void restart_server(struct fixture *fx, void *arg)
+{
+	char err[256];
+
+	ipc_server_stop(fx->srv);
+	assert_int_equal(ipc_server_start(&fx->srv, fx->loop, fx->service, &fake_handlers, fx, err,
+					  sizeof(err)),
+			 0);
+}
+
+/* Creates /dev/shm/qb-PID-1-2-TAG holding libqb's six ring files for SERVICE (+ EXTRA). */
+static void make_shm_dir(char *path, size_t len, int pid, const char *tag, const char *service,
+			 const char *extra)
+{
+	static const char *const files[] = {"request", "response", "event"};
+	char f[PATH_MAX];
+	size_t i;
+	int fd;
+
+	snprintf(path, len, "/dev/shm/qb-%d-1-2-%s%d", pid, tag, (int)getpid());
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (i = 0; i < 6; i++) {
+		snprintf(f, sizeof(f), "%s/qb-%s-%s-%s", path, files[i / 2], service,
+			 i % 2 ? "data" : "header");
+		fd = open(f, O_CREAT | O_WRONLY, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	if (extra) {
+		snprintf(f, sizeof(f), "%s/%s", path, extra);
+		fd = open(f, O_CREAT | O_WRONLY, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+}
+
+static void rm_shm_dir(const char *path)
+{
+	char f[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(path);
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+		assert_int_equal(unlink(f), 0);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(path), 0);
+}
+
+/*
+ * Ring directories a killed clusterd left in /dev/shm are removed when the
+ * service starts again: only those of this service, of a server that is
+ * gone, holding nothing else.
+ */
+static void test_sweep_stale_rings(void **state)
+{
+	struct fixture *fx = *state;
+	char stale[PATH_MAX], extra[PATH_MAX], other[PATH_MAX], live[PATH_MAX];
+	char other_service[80];
+	pid_t dead;
+
+	dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	snprintf(other_service, sizeof(other_service), "%s-x", fx->service);
+	make_shm_dir(stale, sizeof(stale), dead, "stale", fx->service, NULL);
+	make_shm_dir(extra, sizeof(extra), dead, "extra", fx->service, "not-libqb");
+	make_shm_dir(other, sizeof(other), dead, "other", other_service, NULL);
+	make_shm_dir(live, sizeof(live), 1, "live", fx->service, NULL);
+
+	loop_call(fx, restart_server, NULL);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	rm_shm_dir(extra);
+	rm_shm_dir(other);
+	rm_shm_dir(live);
 }
 
 /* ---- the command line ---- */
@@ -1067,6 +1176,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_in_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_stale_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
