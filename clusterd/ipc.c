@@ -444,6 +444,10 @@ void ipc_server_publish_event(struct ipc_server *s, struct json_object *ev)
 
 	if (!ev)
 		return;
+	if (!s) {
+		json_object_put(ev);
+		return;
+	}
 	s->event_seq++;
 	if (!s->nsubscribers || !json_object_is_type(ev, json_type_object)) {
 		json_object_put(ev);
@@ -689,7 +693,7 @@ static void ipc_dispatch(struct ipc_conn *conn, uint32_t req_id, struct json_obj
 		ipc_conn_subscribe(conn);
 }
 
-int ipc_server_reply(struct ipc_server *s, uint64_t id, int rc, struct ipc_reply *r)
+static struct ipc_pending *ipc_pending_find(struct ipc_server *s, uint64_t id)
 {
 	struct list_node *pos;
 
@@ -697,18 +701,27 @@ int ipc_server_reply(struct ipc_server *s, uint64_t id, int rc, struct ipc_reply
 	{
 		struct ipc_pending *p = list_entry(pos, struct ipc_pending, node);
 
-		if (p->id != id)
-			continue;
-		list_del(&p->node);
-		ipc_respond(p->conn->qc, p->req_id, rc, r);
-		free(p);
-		return 0;
+		if (p->id == id)
+			return p;
 	}
-	if (r) {
-		json_object_put(r->data);
-		r->data = NULL;
+	return NULL;
+}
+
+int ipc_server_reply(struct ipc_server *s, uint64_t id, int rc, struct ipc_reply *r)
+{
+	struct ipc_pending *p = s ? ipc_pending_find(s, id) : NULL;
+
+	if (!p) {
+		if (r) {
+			json_object_put(r->data);
+			r->data = NULL;
+		}
+		return -ENOENT;
 	}
-	return -ENOENT;
+	list_del(&p->node);
+	ipc_respond(p->conn->qc, p->req_id, rc, r);
+	free(p);
+	return 0;
 }
 
 static struct json_object *ipc_parse(const char *txt, size_t len, int *err)

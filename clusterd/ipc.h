@@ -80,7 +80,8 @@ struct ipc_handlers {
 /*
  * Publishes the service NAME (NULL: IPC_SERVICE_DEFAULT) on LOOP and starts
  * answering requests with H (copied) and ARG. Every server of a process must
- * use the same loop (libqb's poll hooks carry no context). Returns 0 with
+ * use the same loop (libqb's poll hooks carry no context). First removes the
+ * ring directories a killed server of the same NAME left in /dev/shm. Returns 0 with
  * *out set, or -errno with a sentence in err (e.g. -EADDRINUSE: another
  * clusterd already serves that name in this network namespace).
  * Thread: the loop's thread, before or while the loop runs.
@@ -100,7 +101,8 @@ int ipc_server_reply(struct ipc_server *s, uint64_t id, int rc, struct ipc_reply
  * Sends event EV (a JSON object with at least "type"; "message" optional) to
  * every subscriber, adding "seq" and, unless present, "time". Takes EV (puts
  * it). Never blocks: a subscriber that cannot take it now gets it queued; one
- * whose queue is full is disconnected. Thread: the loop's thread.
+ * whose queue is full is disconnected. Handlers may publish too. NULL s: EV
+ * is put. Thread: the loop's thread.
  */
 void ipc_server_publish_event(struct ipc_server *s, struct json_object *ev);
 
@@ -117,7 +119,7 @@ void ipc_server_stop(struct ipc_server *s);
 /*
  * Helpers for handlers: fill r->error/r->hint (hint may be NULL) and return
  * rc, so a handler can `return ipc_reply_fail(r, -EBUSY, "...", "...", ...)`;
- * or fill r->message.
+ * or fill r->message. Thread: any (they only write into r).
  */
 int ipc_reply_fail(struct ipc_reply *r, int rc, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
