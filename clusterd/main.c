@@ -17,6 +17,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include "config-host.h"
+#include "clusterd/cluster.h"
+#include "clusterd/cluster_config.h"
 #include "clusterd/config.h"
 #include "lib/log.h"
 #include "lib/reactor.h"
@@ -146,11 +148,69 @@ out:
 	return rc || !d.stopped ? CONFIG_EXIT_RUN : CONFIG_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/*
+ * A configuration file with a [cluster] section runs this node of the cluster
+ * (`clusterd -c FILE [-d]`, or `--check-config FILE` to validate it).
+ * Returns -1 when the command line is not about a cluster file.
+ */
+static int main_cluster(int argc, char **argv)
 {
-	struct clusterd_opts *o = calloc(1, sizeof(*o));
+	const char *file = NULL;
+	bool check = false, debug = false;
+	struct cluster_config *cc;
 	char err[1024] = "";
 	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+			file = argv[++i];
+		} else if (!strcmp(argv[i], "--check-config") && i + 1 < argc) {
+			file = argv[++i];
+			check = true;
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			file = argv[i] + 9;
+		} else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--debug")) {
+			debug = true;
+		} else {
+			return -1; /* anything else: the standalone parser explains */
+		}
+	}
+	if (!file || !config_file_is_cluster(file))
+		return -1;
+	cc = calloc(1, sizeof(*cc));
+	if (!cc) {
+		fprintf(stderr, "clusterd: out of memory\n");
+		return CONFIG_EXIT_RUN;
+	}
+	rc = cluster_config_load(cc, file, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "clusterd: %s\n", err);
+		free(cc);
+		return rc == -EINVAL ? CONFIG_EXIT_USAGE : CONFIG_EXIT_RUN;
+	}
+	if (check) {
+		printf("# %s: cluster configuration is valid; as clusterd reads it:\n", file);
+		cluster_config_print(stdout, cc, false);
+		free(cc);
+		return CONFIG_EXIT_OK;
+	}
+	log_init("clusterd", true, debug || cc->debug || CLUSTERD_DEBUG_DEFAULT);
+	rc = cluster_run(cc);
+	log_fini();
+	free(cc);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct clusterd_opts *o;
+	char err[1024] = "";
+	int rc;
+
+	rc = main_cluster(argc, argv);
+	if (rc >= 0)
+		return rc;
+	o = calloc(1, sizeof(*o));
 
 	if (!o) {
 		fprintf(stderr, "clusterd: out of memory\n");

@@ -69,6 +69,13 @@ struct tgt_config {
 	char allow[TGT_MAX_ALLOW][TGT_NAME_MAX]; /* initiator names; none: everyone */
 	unsigned nallow;
 	unsigned reactors;
+	/* Cluster mode: the other node's portals, which SendTargets lists too (an
+	 * initiator discovering through either node learns every path) but this
+	 * node does not listen on. */
+	struct tgt_portal peer_portals[TGT_MAX_PORTALS];
+	unsigned npeer_portals;
+	/* Cluster mode: ALUA tables come from clusterd; no standalone default. */
+	bool alua_external;
 	struct tgt_iscsi_opts iscsi;
 	bool debug;
 };

@@ -87,6 +87,9 @@ static int tgt_open_luns(struct iscsi_tgt *t, char *err, size_t errlen)
 			 b->direct ? "O_DIRECT" : "buffered", b->read_only ? ", read-only" : "",
 			 b->can_discard ? ", thin (UNMAP)" : "");
 	}
+	/* Cluster mode: clusterd sets every table before the portals open. */
+	if (cfg->alua_external)
+		return 0;
 	/* Standalone: one port group, active/optimized, holding every portal.
 	 * This is the single place the initial states come from; the cluster
 	 * replaces the table through scsi_tgt_set_alua(). */

@@ -11,6 +11,15 @@
 #include "target/iscsi/chap.h"
 #include "target/iscsi/login.h"
 
+static void sendtargets_address(struct iscsi_text_out *o, const struct tgt_portal *p)
+{
+	/* RFC 7143 13.8: an IPv6 address goes in brackets */
+	bool v6 = strchr(p->addr, ':') != NULL;
+
+	iscsi_text_add(o, "TargetAddress", "%s%s%s:%u,%u", v6 ? "[" : "", p->addr, v6 ? "]" : "",
+		       p->port, p->tpgt);
+}
+
 /* RFC 7143 Appendix C: TargetName, then one TargetAddress per portal. */
 int iscsi_sendtargets_build(const struct tgt_config *cfg, const char *what, char *buf, size_t cap)
 {
@@ -19,14 +28,11 @@ int iscsi_sendtargets_build(const struct tgt_config *cfg, const char *what, char
 	if (strcmp(what, "All") && strcasecmp(what, cfg->iqn))
 		return 0;
 	iscsi_text_add(&o, "TargetName", "%s", cfg->iqn);
-	for (unsigned i = 0; i < cfg->nportals && i < TGT_MAX_PORTALS; i++) {
-		const struct tgt_portal *p = &cfg->portals[i];
-		/* RFC 7143 13.8: an IPv6 address goes in brackets */
-		bool v6 = strchr(p->addr, ':') != NULL;
-
-		iscsi_text_add(&o, "TargetAddress", "%s%s%s:%u,%u", v6 ? "[" : "", p->addr,
-			       v6 ? "]" : "", p->port, p->tpgt);
-	}
+	for (unsigned i = 0; i < cfg->nportals && i < TGT_MAX_PORTALS; i++)
+		sendtargets_address(&o, &cfg->portals[i]);
+	/* Cluster mode: the peer node's portals lead to the same target. */
+	for (unsigned i = 0; i < cfg->npeer_portals && i < TGT_MAX_PORTALS; i++)
+		sendtargets_address(&o, &cfg->peer_portals[i]);
 	return o.overflow ? -ENOSPC : (int)o.len;
 }
 
