@@ -388,12 +388,18 @@ static void render_luns(struct json_object *doc, FILE *f)
 
 static void render_sessions(struct json_object *doc, FILE *f)
 {
-	struct json_object *ss = section(doc, "sessions", "Sessions", f);
 	const char *hdr[5] = {"Initiator", "ISID", "TSIH", "Node", "Portal"};
+	struct json_object *ss = j_arr(doc, "sessions");
 	size_t i, n = ss ? json_object_array_length(ss) : 0;
 	struct tbl t;
 	int64_t v;
 
+	/* A clusterd that counts sessions without listing them must not read as "none". */
+	if (!n && j_int(doc, "session_count", &v) && v > 0) {
+		fprintf(f, "\nSessions: %" PRId64 " (not listed by this clusterd)\n", v);
+		return;
+	}
+	ss = section(doc, "sessions", "Sessions", f);
 	if (!n)
 		return;
 	tbl_init(&t, 5);

@@ -340,6 +340,28 @@ static void test_wrong_types(void **state)
 	check_render(doc_odd, text_odd);
 }
 
+/* Sessions counted but not listed are shown as a count, not as "none". */
+static void test_session_count_only(void **state)
+{
+	struct json_object *doc = json_tokener_parse(doc_noquorum);
+	char *got, *sess;
+
+	assert_non_null(doc);
+	json_object_object_add(doc, "session_count", json_object_new_int(3));
+	assert_int_equal(status_text_render(doc, &got), 0);
+	sess = strstr(got, "\nSessions");
+	assert_non_null(sess);
+	assert_memory_equal(sess, "\nSessions: 3 (not listed by this clusterd)\n\nFence history",
+			    strlen("\nSessions: 3 (not listed by this clusterd)\n\nFence history"));
+	free(got);
+	/* with a list, the list wins; with a zero count, "none" */
+	json_object_object_add(doc, "session_count", json_object_new_int(0));
+	assert_int_equal(status_text_render(doc, &got), 0);
+	assert_string_equal(got, text_noquorum);
+	free(got);
+	json_object_put(doc);
+}
+
 /* A document that is not even an object renders like an empty one. */
 static void test_not_an_object(void **state)
 {
@@ -392,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_no_quorum),
 		cmocka_unit_test(test_empty_document),
 		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_session_count_only),
 		cmocka_unit_test(test_not_an_object),
 		cmocka_unit_test(test_event_lines),
 	};
