@@ -548,6 +548,12 @@ static void cs_on_votequorum(void *arg, const struct cs_vq_info *info)
 	cl->vq = *info;
 }
 
+static void cs_on_totem(void *arg, const struct cs_ring *ring, const uint32_t *members, size_t n)
+{
+	log_info("cluster: totem ring %u/%llu with %zu member%s", ring->nodeid,
+		 (unsigned long long)ring->seq, n, n == 1 ? "" : "s");
+}
+
 static void cs_on_lost(void *arg, const char *why)
 {
 	cluster_fatal(arg, why);
@@ -558,6 +564,7 @@ static const struct cs_ops cluster_cs_ops = {
 	.deliver = cs_on_deliver,
 	.quorum = cs_on_quorum,
 	.votequorum = cs_on_votequorum,
+	.totem = cs_on_totem,
 	.lost = cs_on_lost,
 };
 
