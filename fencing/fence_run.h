@@ -109,7 +109,8 @@ void fence_runner_destroy(struct fence_runner *r);
  * Starts a request. The request's strings are copied (the stdin text is built
  * here), so req may be freed on return. Returns 0 (done will be called
  * exactly once), -EINVAL for a bad request (an option fence_opt_check()
- * refuses, an empty agent name, a policy capture_max outside
+ * refuses, an empty agent name or one whose file name is 64 bytes or more, a
+ * policy capture_max outside
  * [FENCE_CAPTURE_MIN, FENCE_CAPTURE_MAX] — 0 picks the default), -ENOSPC when
  * the options exceed FENCE_STDIN_MAX, -ENOMEM, or a libqb error. A missing
  * agent is not an error here: the request completes with FENCE_RC_NOT_FOUND.
