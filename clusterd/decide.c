@@ -193,6 +193,14 @@ static void act_exit(struct cl_actions *acts, uint32_t text)
 		a->exit.text = text;
 }
 
+static bool acts_exiting(const struct cl_actions *acts)
+{
+	for (uint32_t i = 0; i < acts->n; i++)
+		if (acts->a[i].type == CL_ACT_EXIT)
+			return true;
+	return false;
+}
+
 static void act_mcast(const struct cl_state *s, struct cl_actions *acts, struct cl_msg *m)
 {
 	uint8_t buf[CL_MSG_MAX];
@@ -888,21 +896,27 @@ static bool view_unsafe(uint8_t st)
 	return st == CL_NODE_UNCLEAN || st == CL_NODE_FENCING;
 }
 
-static void sync_merge_node(struct cl_node_view *cur, const struct cl_msg_state_node *c,
-			    uint32_t from)
+/* Rank of a view in the merge (struct cl_sync): higher wins, ties to the lower sender id. */
+static unsigned view_rank(uint8_t st, bool stateful)
 {
-	bool take, standby = cur->standby || (c->flags & CL_STATE_NODE_STANDBY);
+	return (view_unsafe(st) ? 4u : 0u) + (stateful ? 2u : 0u) + (st != CL_NODE_UNKNOWN);
+}
 
-	take = !cur->from || (view_unsafe(c->state) && !view_unsafe(cur->state)) ||
-	       (view_unsafe(c->state) == view_unsafe(cur->state) && from < cur->from);
-	if (take) {
-		cur->state = c->state;
-		cur->procdown = c->flags & CL_STATE_NODE_PROCDOWN;
-		cur->fencer = c->fencer;
-		cur->fence_attempts = c->fence_attempts;
-		cur->from = from;
-	}
-	cur->standby = standby;
+static void sync_merge_node(struct cl_node_view *cur, const struct cl_msg_state_node *c,
+			    uint32_t from, bool stateful)
+{
+	unsigned rc = view_rank(c->state, stateful), rcur = view_rank(cur->state, cur->stateful);
+
+	if (stateful && (c->flags & CL_STATE_NODE_STANDBY))
+		cur->standby = true;
+	if (cur->from && (rc < rcur || (rc == rcur && from > cur->from)))
+		return;
+	cur->state = c->state;
+	cur->procdown = c->flags & CL_STATE_NODE_PROCDOWN;
+	cur->fencer = c->fencer;
+	cur->fence_attempts = c->fence_attempts;
+	cur->from = from;
+	cur->stateful = stateful;
 }
 
 static void sync_merge_lun(struct cl_state *s, uint32_t lun, uint32_t claim, uint32_t from)
@@ -930,19 +944,21 @@ static void sync_merge(struct cl_state *s, const struct cl_msg *m)
 {
 	const struct cl_msg_state *st = &m->state;
 
+	bool stateful = st->flags & CL_STATE_STATEFUL;
+
 	if (m->change_seq > s->sync.seq_max)
 		s->sync.seq_max = m->change_seq;
-	if (!(st->flags & CL_STATE_STATEFUL))
+	for (uint32_t i = 0; i < st->nnodes; i++) {
+		int k = cl_node_index(s->cfg, st->nodes[i].id);
+		if (k >= 0)
+			sync_merge_node(&s->sync.nodes[k], &st->nodes[i], m->sender, stateful);
+	}
+	if (!stateful)
 		return;
 	if (st->epoch > s->sync.epoch_max)
 		s->sync.epoch_max = st->epoch;
 	for (uint32_t i = 0; i < st->nluns && i < s->cfg->nluns; i++)
 		sync_merge_lun(s, i, st->ao[i], m->sender);
-	for (uint32_t i = 0; i < st->nnodes; i++) {
-		int k = cl_node_index(s->cfg, st->nodes[i].id);
-		if (k >= 0)
-			sync_merge_node(&s->sync.nodes[k], &st->nodes[i], m->sender);
-	}
 }
 
 /* The STATE answers this change: same members, and our change_seq if it shares our history. */
@@ -967,15 +983,25 @@ static bool state_matches(const struct cl_state *s, const struct cl_node *n, con
 	return true;
 }
 
+/* A member whose fence a member's agent is still running stays FENCING until the result. */
+static bool sync_fence_in_flight(const struct cl_state *s, const struct cl_node *n,
+				 const struct cl_node_view *v)
+{
+	const struct cl_node *f = node_cget(s, v->fencer);
+
+	return v->from && v->state == CL_NODE_FENCING && f && f->member && f != n;
+}
+
 static void sync_apply_node(struct cl_state *s, struct cl_node *n, const struct cl_node_view *v)
 {
 	n->synced = n->member;
 	if (n->member) {
-		n->state = CL_NODE_ONLINE;
+		bool fencing = sync_fence_in_flight(s, n, v);
+		n->state = fencing ? CL_NODE_FENCING : CL_NODE_ONLINE;
 		n->standby = v->standby;
 		n->procdown = false;
-		n->fencer = 0;
-		n->fence_attempts = 0;
+		n->fencer = fencing ? v->fencer : 0;
+		n->fence_attempts = fencing ? v->fence_attempts : 0;
 		return;
 	}
 	n->state = v->from ? v->state : CL_NODE_UNKNOWN;
@@ -1069,7 +1095,9 @@ static void on_state(struct cl_state *s, struct cl_actions *acts, struct cl_node
 	if (s->phase != CL_SYNCING || !n->member || n->state_received) {
 		act_log(acts, CL_LOG_DEBUG, n->id, -1, "node %u: STATE of change %llu ignored (%s)",
 			n->id, (unsigned long long)m->change_seq,
-			n->state_received ? "duplicate" : "not syncing");
+			s->phase != CL_SYNCING ? "not syncing"
+			: !n->member	       ? "not a member"
+					       : "duplicate");
 		return;
 	}
 	if (m->state.config_digest != s->cfg->digest) {
@@ -1509,6 +1537,7 @@ int decide(const struct cl_state *in, const struct cl_event *ev, struct cl_state
 	default:
 		return -EINVAL;
 	}
-	alua_sync(out, acts);
+	if (!acts_exiting(acts)) /* an exiting daemon pushes nothing after CL_ACT_EXIT */
+		alua_sync(out, acts);
 	return acts->overflow ? -ENOSPC : 0;
 }

@@ -358,9 +358,9 @@ static void render_sync(char *b, size_t len, const struct cl_sync *y, uint32_t n
 	for (uint32_t i = 0; i < nluns; i++)
 		cat(b, len, ",%u/%u", y->ao[i], y->ao_from[i]);
 	for (uint32_t i = 0; i < nnodes; i++)
-		cat(b, len, ",%u/%u/%u/%u/%u/%u", y->nodes[i].state, y->nodes[i].standby,
-		    y->nodes[i].procdown, y->nodes[i].fencer, y->nodes[i].fence_attempts,
-		    y->nodes[i].from);
+		cat(b, len, ",%u/%u/%u/%u/%u/%u/%u", y->nodes[i].state, y->nodes[i].standby,
+		    y->nodes[i].stateful, y->nodes[i].procdown, y->nodes[i].fencer,
+		    y->nodes[i].fence_attempts, y->nodes[i].from);
 }
 
 /* Every field, for "expect unchanged" and the purity check. */

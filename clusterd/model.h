@@ -230,6 +230,7 @@ struct cl_node_view {
 	uint32_t fencer;
 	uint32_t fence_attempts;
 	uint32_t from; /* node id whose STATE this came from, 0: none yet */
+	bool stateful; /* ... and that STATE was stateful */
 };
 
 /*
@@ -237,10 +238,11 @@ struct cl_node_view {
  * does not depend on their order, so every member computes the same:
  *  - AO per LUN: the claim of the lowest-id stateful member that claims one;
  *    two different claims are a split brain (the losers are in conflict).
- *  - a non-member node's state: the lowest-id stateful view, except that a
- *    view saying UNCLEAN or FENCING wins over a safe one.
+ *  - a node's state: one view wins, ranked by: says UNCLEAN or FENCING (be
+ *    safe), comes from a stateful member, says more than UNKNOWN, lower
+ *    sender id. A fresh member's view only holds what its confchgs told it.
  *  - standby: set if any stateful view says so. epoch, change_seq: maximum.
- * Fresh members (never SYNCED) contribute only their own presence.
+ * Fresh members (never SYNCED) claim no AO and carry no standby or epoch.
  */
 struct cl_sync {
 	uint64_t seq_max;
