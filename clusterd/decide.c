@@ -697,6 +697,10 @@ static void fencing_begin(struct cl_state *s, struct cl_actions *acts, struct cl
 		t->id, fencer, t->fence_attempts, cl_fence_reason_name(reason));
 	if (fencer != local_id(s))
 		return;
+	if (t->fence_timer) { /* an admin fence overtook our delay */
+		act_timer(acts, CL_ACT_TIMER_CANCEL, CL_TIMER_FENCE_DELAY, t->id, 0);
+		t->fence_timer = false;
+	}
 	a = act_new(acts, CL_ACT_FENCE);
 	if (!a)
 		return;

@@ -52,6 +52,13 @@
  *    node is an ONLINE member or known safe (OFFLINE or FENCED): a node that is
  *    UNCLEAN, FENCING or UNKNOWN might still be serving (design-notes §3.3).
  *
+ * Contract with the executor: push the tables of cl_state_init() before the
+ * portals open; perform each call's actions in order before feeding the next
+ * event (decide() never expects an answer inside one call); a clean stop
+ * demotes this node first (its data plane stops serving: the peer will treat
+ * the CPG LEAVE that follows as safe and take over without fencing) and only
+ * then leaves the CPG group.
+ *
  * Fencing (design-notes §3.4, §4): the fencer of a lost node is the lowest-id
  * ONLINE member; only with quorum. It fences at once when it wins the race
  * rule (it holds more AO LUNs than the victim, ties to the lower id; or the
@@ -70,8 +77,10 @@
  *   n ONLINE member in standby                        STANDBY
  *   n ONLINE member, the LUN has no live AO           TRANSITIONING
  *   n ONLINE member otherwise                         ANO
- *   n not a member: OFFLINE or FENCED                 OFFLINE
- *   n not a member: UNCLEAN, FENCING, UNKNOWN         TRANSITIONING
+ *   n not an ONLINE member, state OFFLINE or FENCED   OFFLINE
+ *   n not an ONLINE member, any other state           TRANSITIONING
+ *     (lost and not yet fenced, never seen, joined but not yet synced, or a
+ *      member whose fence is in flight)
  * Why these (SPC-4 5.9.2.4, Linux scsi_dh_alua, design-notes §2.5):
  *  - an absent node is OFFLINE, not UNAVAILABLE: SPC-4 describes offline ports
  *    as unable to receive commands at all, which is exactly a stopped or
@@ -140,19 +149,21 @@ struct cl_config {
 
 /* ---- state ---- */
 
+/* Membership phase of this node (diagram at the top of this file). */
 enum cl_phase {
 	CL_JOINING = 0,
 	CL_SYNCING = 1,
 	CL_SYNCED = 2,
 };
 
-enum cl_node_state { /* values travel in STATE: never renumber */
-		     CL_NODE_UNKNOWN = 0,
-		     CL_NODE_ONLINE = 1,
-		     CL_NODE_OFFLINE = 2,
-		     CL_NODE_UNCLEAN = 3,
-		     CL_NODE_FENCING = 4,
-		     CL_NODE_FENCED = 5,
+/* Node states (diagram at the top of this file); values travel in STATE: never renumber. */
+enum cl_node_state {
+	CL_NODE_UNKNOWN = 0,
+	CL_NODE_ONLINE = 1,
+	CL_NODE_OFFLINE = 2,
+	CL_NODE_UNCLEAN = 3,
+	CL_NODE_FENCING = 4,
+	CL_NODE_FENCED = 5,
 };
 
 /* ALUA state of one port group (SPC-4 5.9.2.4 values, = enum alua_state). */
@@ -165,17 +176,19 @@ enum cl_alua {
 	CL_ALUA_TRANSITIONING = 0xf,
 };
 
-enum cl_fence_result { /* values travel in FENCE_RESULT: never renumber */
-		       CL_FENCE_OK = 0,
-		       CL_FENCE_FAILED = 1,  /* agent exited non-zero */
-		       CL_FENCE_TIMEOUT = 2, /* agent hung and was killed */
-		       CL_FENCE_ERROR = 3,   /* agent could not be run */
+/* Values travel in FENCE_RESULT: never renumber. */
+enum cl_fence_result {
+	CL_FENCE_OK = 0,
+	CL_FENCE_FAILED = 1,  /* agent exited non-zero */
+	CL_FENCE_TIMEOUT = 2, /* agent hung and was killed */
+	CL_FENCE_ERROR = 3,   /* agent could not be run */
 };
 
-enum cl_fence_reason {			     /* values travel in FENCE_REQUEST */
-		       CL_FENCE_LOST = 1,    /* lost without a clean leave */
-		       CL_FENCE_STARTUP = 2, /* never seen within startup_wait_ms */
-		       CL_FENCE_ADMIN = 3,   /* clusterctl fence NODE --yes */
+/* Values travel in FENCE_REQUEST: never renumber. */
+enum cl_fence_reason {
+	CL_FENCE_LOST = 1,    /* lost without a clean leave */
+	CL_FENCE_STARTUP = 2, /* never seen within startup_wait_ms */
+	CL_FENCE_ADMIN = 3,   /* clusterctl fence NODE --yes */
 };
 
 /* One fence attempt, as FENCE_RESULT reports it (times from the runner's clock). */
@@ -340,7 +353,7 @@ enum cl_action_type {
 	CL_ACT_FAILED,	     /* record a failed action for status, with a hint */
 	CL_ACT_FAILED_CLEAR, /* the failed action (kind, node) is resolved */
 	CL_ACT_REPLY,	     /* outcome of the local admin request with this cookie */
-	CL_ACT_EXIT,	     /* fatal inconsistency: stop serving and exit non-zero */
+	CL_ACT_EXIT,	     /* fatal inconsistency: stop serving, exit non-zero; always last */
 };
 
 enum cl_log_level {
