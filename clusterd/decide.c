@@ -649,11 +649,11 @@ static void fence_schedule_one(struct cl_state *s, struct cl_actions *acts, stru
 		fence_request_send(s, acts, t, CL_FENCE_LOST);
 		return;
 	}
-	act_log(acts, CL_LOG_NOTICE, t->id, -1,
-		"node %u: %s, fencing it in %u ms (%s; it may fence us first)", t->id,
+	act_log(acts, CL_LOG_NOTICE, t->id, -1, "node %u: %s, fencing it in %u ms (%s)", t->id,
 		cl_node_state_name(t->state), delay,
-		t->fence_attempts ? "retry"
-				  : "fence race: the peer holds more AO LUNs or has the lower id");
+		t->fence_attempts ? "retry after a failed attempt"
+				  : "fence race: it holds more AO LUNs or has the lower id, so it "
+				    "may fence us first");
 	act_timer(acts, CL_ACT_TIMER_START, CL_TIMER_FENCE_DELAY, t->id, delay);
 	t->fence_timer = true;
 }
