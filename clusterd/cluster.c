@@ -995,13 +995,16 @@ int cluster_run(struct cluster_config *cc)
 			   cc->nluns == 1 ? "" : "s");
 		qb_loop_run(cl->loop);
 	}
-	/* A clean stop leaves the CPG group first (the peer sees LEAVE, not a
-	 * crash), then lets initiators log out and in-flight commands finish. */
+	/* A clean stop first stops serving (initiators are asked to log out,
+	 * in-flight commands finish), and only then leaves the CPG group: the
+	 * peer takes a LEAVE as "safe, no fencing needed" and may become AO at
+	 * once, so nothing may be served from here after it (model.h). */
+	dataplane_stop(cl->dp, CLUSTER_STOP_GRACE_MS);
+	cl->dp = NULL;
 	if (cl->cs)
 		cs_close(cl->cs);
 	if (cl->ipc)
 		ipc_server_stop(cl->ipc);
-	dataplane_stop(cl->dp, CLUSTER_STOP_GRACE_MS);
 	if (cl->fr)
 		fence_runner_destroy(cl->fr);
 	qb_loop_destroy(cl->loop);
