@@ -22,7 +22,7 @@ need_root() {
 case "${1:-up}" in
 up)
 	need_root
-	sed "s|@TOP@|$PWD|g" tests/cluster/node.conf.in >"$conf"
+	sed -e "s|@TOP@|$PWD|g" -e "s|^size = 64M|size = 1G|" tests/cluster/node.conf.in >"$conf"
 	"$harness" down >/dev/null 2>&1
 	echo "demo: starting two nodes (corosync + clusterd each) in network namespaces $CL_PREFIX-node1, $CL_PREFIX-node2"
 	CL_NODE_CONF_IN="$conf" CL_SERVICE='exec "$CL_CLUSTERD" -c "$CL_NODE_CONF"' \
