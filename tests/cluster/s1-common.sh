@@ -34,7 +34,11 @@ s1_require() {
 
 s1__on_exit() {
 	local rc=$?
-	[ -n "$POLLER_PID" ] && kill -TERM "$POLLER_PID" 2>/dev/null
+	[ -n "$POLLER_PID" ] && kill -TERM "$POLLER_PID" 2>/dev/null && wait "$POLLER_PID"
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -s "${POLLER_FILE:-}" ]; then
+		echo "== client timeline (iscsi-alua --poll, last 60 events)"
+		poller_timeline | tail -n 60
+	fi
 	[ -n "$S1_TMP" ] && rm -rf "$S1_TMP"
 	(exit "$rc")
 	cl__on_exit
@@ -118,7 +122,9 @@ poller_start() {
 	POLLER_FILE=$1
 	shift
 	# shellcheck disable=SC2046
-	cl_nexec client "$ISCSI_ALUA" --json --timeout 1500 "$@" $(urls 1 2) >"$POLLER_FILE" 2>&1 &
+	# not through a function: $! must be iscsi-alua itself (ip netns exec execs it)
+	ip netns exec "$(cl_ns client)" "$ISCSI_ALUA" --json --timeout 1500 "$@" $(urls 1 2) \
+		>"$POLLER_FILE" 2>&1 &
 	POLLER_PID=$!
 	wait_for '[ "$(jq -s "[.[] | select(.type == \"rtpg\")] | map(.path) | unique | length" "$POLLER_FILE" 2>/dev/null)" = 4 ]' 10 ||
 		fail "iscsi-alua did not reach all four paths within ${WAITED_MS} ms: $(tail -n 3 "$POLLER_FILE")"
@@ -139,7 +145,10 @@ poller_summary() { jq -r "select(.type == \"summary\") | $1" "$POLLER_FILE"; }
 poller_events() { jq -rs "$1" "$POLLER_FILE"; }
 
 # poller_timeline: the poller's events as text, for the log
-poller_timeline() { jq -r '"    \(.t_ms / 1000 | tostring | .[0:7]) s  \(.text)"' "$POLLER_FILE" 2>/dev/null; }
+poller_timeline() {
+	jq -r '"    \(.t_ms | tostring | (" " * (6 - length)) + .) ms  \(if .path then "path\(.path) " else "" end)\(.text)"' \
+		"$POLLER_FILE" 2>/dev/null
+}
 
 show_status() {
 	echo "  -- clusterctl status on $1:"
