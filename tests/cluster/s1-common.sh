@@ -11,9 +11,12 @@
 #   ao_of NODE                 the AO node id of lun0 as NODE sees it ("null": none)
 #   alua_snapshot FILE [N...]  iscsi-alua --json from the client on the portals of
 #                              nodes N (default 1 2) into FILE; its exit status
-#   poller_start FILE ARGS...  iscsi-alua --poll --json in the background, all 4 paths
+#   poller_start FILE ARGS...  iscsi-alua --poll --json in the background on all 4
+#                              paths; returns once POLLER_PATHS (4) of them answer
 #   poller_stop                SIGTERM it and wait for its summary line
 #   show_status NODE           clusterctl status, indented, for the log
+# Conditions given to wait_for are eval'ed inside it: they must not use the
+# names of its locals (t0, cond, deadline).
 # shellcheck disable=SC2034 # variables are used by the scenarios
 
 S1_TOP=$(cd "$CL_LIB_DIR/../.." && pwd)
@@ -39,7 +42,11 @@ s1__on_exit() {
 		echo "== client timeline (iscsi-alua --poll, last 60 events)"
 		poller_timeline | tail -n 60
 	fi
-	[ -n "$S1_TMP" ] && rm -rf "$S1_TMP"
+	if [ -n "$S1_TMP" ] && [ "${S1_KEEP:-0}" = 1 ]; then
+		echo "== scratch files kept in $S1_TMP"
+	elif [ -n "$S1_TMP" ]; then
+		rm -rf "$S1_TMP"
+	fi
 	(exit "$rc")
 	cl__on_exit
 }
@@ -126,8 +133,8 @@ poller_start() {
 	ip netns exec "$(cl_ns client)" "$ISCSI_ALUA" --json --timeout 1500 "$@" $(urls 1 2) \
 		>"$POLLER_FILE" 2>&1 &
 	POLLER_PID=$!
-	wait_for '[ "$(jq -s "[.[] | select(.type == \"rtpg\")] | map(.path) | unique | length" "$POLLER_FILE" 2>/dev/null)" = 4 ]' 10 ||
-		fail "iscsi-alua did not reach all four paths within ${WAITED_MS} ms: $(tail -n 3 "$POLLER_FILE")"
+	wait_for '[ "$(jq -s "[.[] | select(.type == \"rtpg\")] | map(.path) | unique | length" "$POLLER_FILE" 2>/dev/null)" -ge "${POLLER_PATHS:-4}" ]' 10 ||
+		fail "iscsi-alua did not reach ${POLLER_PATHS:-4} paths within ${WAITED_MS} ms: $(tail -n 3 "$POLLER_FILE")"
 }
 
 poller_stop() {
@@ -148,6 +155,17 @@ poller_events() { jq -rs "$1" "$POLLER_FILE"; }
 poller_timeline() {
 	jq -r '"    \(.t_ms | tostring | (" " * (6 - length)) + .) ms  \(if .path then "path\(.path) " else "" end)\(.text)"' \
 		"$POLLER_FILE" 2>/dev/null
+}
+
+# kill_until_ao DEAD SURVIVOR: harness kill node DEAD (everything in it), then
+# wait until SURVIVOR's clusterd has its own group AO (clusterctl every 50 ms);
+# sets KILL_MS (when the kill was started) and FAILOVER_MS (how long it took)
+kill_until_ao() {
+	KILL_MS=$(now_ms)
+	cl kill "node$1" >/dev/null || fail "harness kill node$1"
+	wait_for "[ \"\$(ao_of node$2)\" = $2 ] && [ \"\$(tpg_state node$2 $2)\" = ao ]" 15 0.05 ||
+		fail "node$2 did not become AO within 15 s: $(ctl_json "node$2" | jq -c '.luns[0], .fence_history, .failed_actions')"
+	FAILOVER_MS=$(ms_since "$KILL_MS")
 }
 
 show_status() {
