@@ -28,6 +28,7 @@
 #include "clusterd/model.h"
 #include "clusterd/msg.h"
 #include "fencing/fence_run.h"
+#include "fencing/watchdog.h"
 #include "lib/log.h"
 #include "target/scsi/scsi.h"
 
@@ -80,6 +81,7 @@ struct cluster {
 	struct fence_runner *fr;
 	struct ipc_server *ipc;
 	struct dataplane *dp;
+	struct watchdog *wd; /* self-fencing, when this node has a watchdog device */
 	struct tgt_config tgt;
 	struct cs_vq_info vq;
 	struct cl_timer_slot timers[3][CL_MAX_NODES + 1];
@@ -538,6 +540,8 @@ static void cs_on_quorum(void *arg, bool quorate, const struct cs_ring *ring, co
 		   quorate ? "quorate" : "NOT quorate", ring->nodeid, (unsigned long long)ring->seq,
 		   n, n == 1 ? "" : "s");
 	ev.quorum.quorate = quorate;
+	if (cl->wd)
+		watchdog_set_quorate(cl->wd, quorate);
 	cluster_feed(cl, &ev);
 }
 
@@ -927,6 +931,32 @@ static int cluster_start_dataplane(struct cluster *cl, const struct cl_actions *
 	return dataplane_start(&cl->dp, &cl->tgt, tables, cl->cfg.nluns, err, errlen);
 }
 
+/*
+ * Watchdog self-fencing (fencing/watchdog.h): fed only while this node is
+ * quorate and its control loop turns; a node cut off, or hung, resets itself.
+ */
+static int cluster_watchdog_start(struct cluster *cl, char *err, size_t errlen)
+{
+	const struct cc_node *me = cluster_config_node(cl->cc, cl->cfg.local_id);
+	struct watchdog_config wc = {0};
+	int rc;
+
+	if (!me || !me->watchdog[0])
+		return 0;
+	wc.device = me->watchdog;
+	wc.timeout_s = cl->cc->watchdog_timeout_ms / 1000;
+	rc = watchdog_create(&cl->wd, &wc);
+	if (!rc)
+		rc = watchdog_loop_attach(cl->wd, cl->loop);
+	if (rc) {
+		snprintf(err, errlen, "watchdog %s: %s", me->watchdog, strerror(-rc));
+		return rc;
+	}
+	log_notice("watchdog %s: self-fencing armed at the first quorum (timeout %u s)",
+		   me->watchdog, wc.timeout_s);
+	return 0;
+}
+
 static int cluster_setup(struct cluster *cl, char *err, size_t errlen)
 {
 	int rc;
@@ -947,6 +977,9 @@ static int cluster_setup(struct cluster *cl, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the fence runner: %s", strerror(-rc));
 		return rc;
 	}
+	rc = cluster_watchdog_start(cl, err, errlen);
+	if (rc)
+		return rc;
 	rc = ipc_server_start(&cl->ipc, cl->loop, cl->cc->ipc_name[0] ? cl->cc->ipc_name : NULL,
 			      &cluster_ipc, cl, err, errlen);
 	if (rc)
@@ -1007,6 +1040,9 @@ int cluster_run(struct cluster_config *cc)
 		ipc_server_stop(cl->ipc);
 	if (cl->fr)
 		fence_runner_destroy(cl->fr);
+	/* A clean stop disarms the watchdog; a committed self-fence stays committed. */
+	if (cl->wd)
+		watchdog_destroy(cl->wd);
 	qb_loop_destroy(cl->loop);
 	rc = cl->exit_code;
 	free(cl);
