@@ -949,7 +949,7 @@ static int cluster_watchdog_start(struct cluster *cl, char *err, size_t errlen)
 	if (!rc)
 		rc = watchdog_loop_attach(cl->wd, cl->loop);
 	if (rc) {
-		snprintf(err, errlen, "watchdog %s: %s", me->watchdog, strerror(-rc));
+		snprintf(err, errlen, "watchdog %.200s: %s", me->watchdog, strerror(-rc));
 		return rc;
 	}
 	log_notice("watchdog %s: self-fencing armed at the first quorum (timeout %u s)",
