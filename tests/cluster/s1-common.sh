@@ -9,6 +9,7 @@
 #   ctl NODE ARGS...           clusterctl on NODE
 #   ctl_json NODE              clusterctl status --json on NODE (empty if it fails)
 #   ao_of NODE                 the AO node id of lun0 as NODE sees it ("null": none)
+#   lun_view NODE              "AO STATE1 STATE2" of lun0 in one clusterctl call
 #   alua_snapshot FILE [N...]  iscsi-alua --json from the client on the portals of
 #                              nodes N (default 1 2) into FILE; its exit status
 #   poller_start FILE ARGS...  iscsi-alua --poll --json in the background on all 4
@@ -93,6 +94,12 @@ synced() {
 
 # tpg_state NODE TPG: the state of port group TPG of lun0 as NODE's clusterd has it
 tpg_state() { jq_ctl "$1" ".luns[0].tpgs[] | select(.id == $2) | .state"; }
+
+# lun_view NODE: "AO STATE1 STATE2" of lun0 as NODE's clusterd has it in one
+# call, e.g. "1 ao ano" (AO node, then the states of groups 1 and 2)
+lun_view() {
+	jq_ctl "$1" '.luns[0] | "\(.ao_node) \([.tpgs | sort_by(.id)[] | .state] | join(" "))"'
+}
 
 s1_up() {
 	local t0
