@@ -16,6 +16,7 @@
 #                              paths; returns once POLLER_PATHS (4) of them answer
 #   poller_stop                SIGTERM it and wait for its summary line
 #   show_status NODE           clusterctl status, indented, for the log
+#   expect TEXT CMD...         check that counts a failure but goes on
 # Conditions given to wait_for are eval'ed inside it: they must not use the
 # names of its locals (t0, cond, deadline).
 # shellcheck disable=SC2034 # variables are used by the scenarios
@@ -94,6 +95,19 @@ synced() {
 
 # tpg_state NODE TPG: the state of port group TPG of lun0 as NODE's clusterd has it
 tpg_state() { jq_ctl "$1" ".luns[0].tpgs[] | select(.id == $2) | .state"; }
+
+# expect TEXT CMD...: like check, but a failure is counted without ending the
+# scenario (for findings after which the rest is still worth checking)
+expect() {
+	local what=$1
+	shift
+	if "$@"; then
+		pass "$what"
+	else
+		CL_FAILED=$((CL_FAILED + 1))
+		echo "  FAIL: $what"
+	fi
+}
 
 # lun_view NODE: "AO STATE1 STATE2" of lun0 as NODE's clusterd has it in one
 # call, e.g. "1 ao ano" (AO node, then the states of groups 1 and 2)
