@@ -12,8 +12,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-FAST=(s00-corosync-basics.sh)
-LONG=(s01-links.sh)
+FAST=(s00-corosync-basics.sh s10-cluster-up.sh s11-ao-crash.sh s12-rejoin.sh s13-move.sh)
+LONG=(s01-links.sh s14-partition.sh s15-fence-fail.sh)
 
 if [ $# -gt 0 ]; then
 	scripts=("$@")
