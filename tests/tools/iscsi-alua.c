@@ -594,10 +594,17 @@ __attribute__((format(printf, 3, 4))) static void ev_emit(json_object *o, const 
  * this tool exists to catch. Sampling can miss an overlap shorter than the
  * poll interval, but never reports one that did not happen. A non-AO sample
  * or a lost connection ends a run.
+ *
+ * A group is its id together with the ports it lists, as the path's node
+ * reports it: two nodes that both call themselves group 1 with different
+ * ports (two standalone targets, a misconfigured cluster) are two groups.
  */
+#define GROUP_KEY_MAX 96
+
 struct ao_run {
 	unsigned path;
 	int tpg;
+	char group[GROUP_KEY_MAX]; /* "1:1,2" */
 	int64_t r_first, s_last;
 	bool open;
 };
@@ -628,15 +635,42 @@ static void ao_report(const struct ao_run *a, const struct ao_run *b, int64_t lo
 	dual_ao_count++;
 	json_object_object_add(o, "path_a", json_object_new_int((int)a->path));
 	json_object_object_add(o, "tpg_a", json_object_new_int(a->tpg));
+	json_object_object_add(o, "group_a", json_object_new_string(a->group));
 	json_object_object_add(o, "path_b", json_object_new_int((int)b->path));
 	json_object_object_add(o, "tpg_b", json_object_new_int(b->tpg));
+	json_object_object_add(o, "group_b", json_object_new_string(b->group));
 	json_object_object_add(o, "from_ms", json_object_new_int64(lo - t_start));
 	json_object_object_add(o, "to_ms", json_object_new_int64(hi - t_start));
 	ev_emit(o, NULL,
-		"DUAL AO: tpg %d (path%u) and tpg %d (path%u) were both active/optimized "
+		"DUAL AO: group %s (path%u) and group %s (path%u) were both active/optimized "
 		"from %+.3f to %+.3f",
-		a->tpg, a->path, b->tpg, b->path, (double)(lo - t_start) / 1000,
+		a->group, a->path, b->group, b->path, (double)(lo - t_start) / 1000,
 		(double)(hi - t_start) / 1000);
+}
+
+/* Room for a new run: forget the oldest closed one (or the oldest at all). */
+static struct ao_run *ao_run_new(void)
+{
+	unsigned victim = 0;
+
+	if (nruns < RUNS_MAX)
+		return &runs[nruns++];
+	for (unsigned i = 0; i < nruns; i++)
+		if (!runs[i].open) {
+			victim = i;
+			break;
+		}
+	memmove(runs + victim, runs + victim + 1, (RUNS_MAX - 1 - victim) * sizeof(runs[0]));
+	return &runs[RUNS_MAX - 1];
+}
+
+static void group_key(const struct path *p, char *out, size_t cap)
+{
+	const struct rtpg_tpg *t = rtpg_port_tpg(&p->rt, p->id.rel_port);
+	size_t n = (size_t)snprintf(out, cap, "%d:", t ? t->id : p->id.tpg_id);
+
+	for (unsigned i = 0; t && i < t->nports && n < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%s%u", i ? "," : "", t->port[i]);
 }
 
 /* Records one RTPG sample of path p; reports each newly certain overlap once. */
@@ -649,16 +683,13 @@ static void ao_sample(const struct path *p, bool ao, int64_t sent, int64_t answe
 		return;
 	}
 	if (!r) {
-		if (nruns == RUNS_MAX) {
-			memmove(runs, runs + 1, (RUNS_MAX - 1) * sizeof(runs[0]));
-			nruns--;
-		}
-		r = &runs[nruns++];
+		r = ao_run_new();
 		*r = (struct ao_run){.path = p->idx,
 				     .tpg = p->id.tpg_id,
 				     .r_first = answered,
 				     .s_last = sent,
 				     .open = true};
+		group_key(p, r->group, sizeof(r->group));
 		return;
 	}
 	for (unsigned i = 0; i < nruns; i++) {
@@ -667,7 +698,7 @@ static void ao_sample(const struct path *p, bool ao, int64_t sent, int64_t answe
 		int64_t hi_old = r->s_last < q->s_last ? r->s_last : q->s_last;
 		int64_t hi = sent < q->s_last ? sent : q->s_last;
 
-		if (q->tpg == r->tpg)
+		if (strcmp(q->group, r->group) == 0)
 			continue;
 		/* report when the overlap first becomes non-empty */
 		if (lo < hi && !(lo < hi_old))
