@@ -20,6 +20,7 @@
 # Conditions given to wait_for are eval'ed inside it: they must not use the
 # names of its locals (t0, cond, deadline).
 # shellcheck disable=SC2034 # variables are used by the scenarios
+# shellcheck disable=SC2016 # single-quoted conditions are evaluated later
 
 S1_TOP=$(cd "$CL_LIB_DIR/../.." && pwd)
 CLUSTERCTL=${CLUSTERCTL:-$S1_TOP/build/clusterctl}
@@ -58,7 +59,7 @@ s1_begin() {
 	cl_begin
 	trap s1__on_exit EXIT
 	S1_TMP=$(mktemp -d "/tmp/clusterd-${CL_PREFIX}-s1.XXXXXX") || exit 1
-	s1_node_conf
+	s1_node_conf ""
 	export CL_NODE_CONF_IN=$S1_TMP/node.conf.in
 	# shellcheck disable=SC2016 # expanded by the harness, per node
 	export CL_SERVICE='exec "$CL_CLUSTERD" -c "$CL_NODE_CONF"'

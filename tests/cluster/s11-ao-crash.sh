@@ -39,7 +39,7 @@ t_kill=$(now_ms)
 cl kill "node$ao" >/dev/null || fail "harness kill node$ao"
 mark "kill node$ao (SIGKILL of everything in its namespace)"
 wait_for '[ "$(ao_of node$sv)" = "$sv" ] && [ "$(tpg_state node$sv $sv)" = ao ]' 15 0.05 ||
-	fail "node$sv did not become AO within 15 s: $(ctl_json node$sv | jq -c '.luns[0], .fence_history, .failed_actions')"
+	fail "node$sv did not become AO within 15 s: $(ctl_json "node$sv" | jq -c '.luns[0], .fence_history, .failed_actions')"
 ao_ms=$(ms_since "$t_kill")
 mark "node$sv's clusterd reports AO $ao_ms ms after the kill"
 

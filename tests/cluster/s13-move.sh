@@ -28,6 +28,7 @@ paths_of() { if [ "$1" = 1 ]; then echo "1 2"; else echo "3 4"; fi; }
 
 # ua_before_final PATH STATE SINCE_MS: PATH saw 2A/06 after SINCE_MS before
 # its first RTPG showing its own group in STATE
+# shellcheck disable=SC2317 # called through check
 ua_before_final() {
 	local seq tok
 	seq=$(poller_events "[.[] | select(.path == $1 and .epoch_ms >= $3 and (.type == \"rtpg\" or .type == \"sense\"))]
@@ -54,6 +55,7 @@ for round in 1 2; do
 	rc=$?
 	mark "move $round: clusterctl move lun0 node$to on node$from: exit $rc ($out)"
 	check "move $round: clusterctl move accepted" test "$rc" = 0
+	# shellcheck disable=SC2034 # used in the wait_for condition
 	want=$([ "$to" = 1 ] && echo "1 ao ano" || echo "2 ano ao")
 	wait_for '[ "$(lun_view node$to)" = "$want" ] && [ "$(lun_view node$from)" = "$want" ]' 10 0.02 ||
 		fail "move $round: node$to not AO on both nodes within ${WAITED_MS} ms"

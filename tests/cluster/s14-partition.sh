@@ -66,7 +66,7 @@ for run in $(seq 1 "$RUNS"); do
 	check "run $run: node$loser's namespace is empty" wait_for '[ -z "$(cl pids node$loser)" ]' 3
 	winner=$(other_id "$loser")
 	wait_for '[ "$(ao_of node$winner)" = "$winner" ] && [ "$(tpg_state node$winner $winner)" = ao ]' 10 0.05 ||
-		fail "run $run: node$winner not AO within ${WAITED_MS} ms: $(lun_view node$winner)"
+		fail "run $run: node$winner not AO within ${WAITED_MS} ms: $(lun_view "node$winner")"
 	ao_ms=$(ms_since "$t_cut")
 	mark "run $run: node$loser fenced (as its peer reports) after $fence_ms ms; node$winner AO after $ao_ms ms"
 	wait_for '[ "$(poller_events "[.[] | select(.type == \"rtpg\" and .tpg == $winner and .epoch_ms >= $t_cut and .own_state == \"ao\")] | map(.path) | unique | length")" = 2 ] ||

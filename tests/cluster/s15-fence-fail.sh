@@ -57,6 +57,7 @@ for variant in $AGENTS; do
 		# "AO STATE1 STATE2": node b neither AO node nor its group AO
 		v=$(lun_view "node$b")
 		samples=$((samples + 1))
+		# shellcheck disable=SC2086 # split into its three words
 		set -- $v
 		if [ $# != 3 ] || [ "$1" = "$b" ] || [ "$(eval echo "\${$((b + 1))}")" = ao ]; then
 			bad=$((bad + 1))
@@ -103,8 +104,8 @@ for variant in $AGENTS; do
 	# the hint should end with what to do once the node is known to be off
 	expect "[$variant] the hint is complete (names 'clusterctl fence ... --yes')" \
 		eval 'jq -e "[.[].hint | test(\"clusterctl fence [^ ]+ --yes\")] | any" <<<"$fa" >/dev/null'
-	text=$(ctl "node$b" status 2>&1)
-	hint=$(jq -r '.[0].hint' <<<"$fa")
+	# shellcheck disable=SC2034 # both used in the eval below
+	text=$(ctl "node$b" status 2>&1) hint=$(jq -r '.[0].hint' <<<"$fa")
 	expect "[$variant] the text view lists the failed action and its hint" \
 		eval 'grep -q "^Failed actions" <<<"$text" && ! grep -q "^Failed actions: none" <<<"$text" && grep -qF "${hint:0:40}" <<<"$text"'
 	show_status "node$b"
