@@ -51,8 +51,8 @@ struct cl_failed_entry {
 	uint8_t kind;
 	uint32_t node;
 	int32_t lun;
-	char what[160];
-	char hint[160];
+	char what[512];
+	char hint[512];
 };
 
 struct cl_pending {
@@ -666,31 +666,58 @@ static struct json_object *status_tpg(struct cluster *cl, uint32_t lun, uint32_t
 	return t;
 }
 
+/*
+ * The node whose port group is AO for this LUN as this node reports it; 0
+ * while there is none (the sticky owner may be lost and not yet fenced: its
+ * group is then TRANSITIONING, and no one is AO until the fence succeeds).
+ */
+static uint32_t status_ao_node(const struct cluster *cl, uint32_t lun)
+{
+	const struct cl_state *s = &cl->st[cl->cur];
+
+	for (uint32_t i = 0; i < cl->cfg.nnodes; i++)
+		if (s->luns[lun].alua[i] == CL_ALUA_AO)
+			return cl->cfg.nodes[i].id;
+	return 0;
+}
+
+static const char *status_lun_reason(const struct cluster *cl, uint32_t lun, char *buf, size_t len)
+{
+	const struct cl_state *s = &cl->st[cl->cur];
+	uint32_t owner = s->luns[lun].ao_node;
+	int idx = owner ? cl_node_index(&cl->cfg, owner) : -1;
+
+	if (s->luns[lun].move_to)
+		return "planned switchover in progress";
+	if (s->phase != CL_SYNCED)
+		return "membership change being synchronized";
+	if (idx >= 0 &&
+	    (s->nodes[idx].state == CL_NODE_UNCLEAN || s->nodes[idx].state == CL_NODE_FENCING)) {
+		snprintf(buf, len, "AO node %s was lost; I/O is frozen until it is fenced",
+			 cl->cfg.nodes[idx].name);
+		return buf;
+	}
+	return "no node may be AO yet (quorum or fencing)";
+}
+
 static struct json_object *status_luns(struct cluster *cl)
 {
 	const struct cl_state *s = cl_now(cl);
 	struct json_object *arr = json_object_new_array();
+	char buf[160];
 
 	for (uint32_t l = 0; l < cl->cfg.nluns; l++) {
 		struct json_object *o = json_object_new_object(), *tpgs = json_object_new_array();
+		uint32_t ao = status_ao_node(cl, l);
 
 		json_object_object_add(o, "name", json_object_new_string(cl->cfg.luns[l].name));
-		json_object_object_add(
-			o, "ao_node",
-			s->luns[l].ao_node ? json_object_new_int((int)s->luns[l].ao_node) : NULL);
+		json_object_object_add(o, "ao_node", ao ? json_object_new_int((int)ao) : NULL);
 		json_object_object_add(o, "alua_version",
 				       json_object_new_int64((int64_t)s->luns[l].alua_version));
-		if (s->luns[l].move_to)
+		if (!ao || s->luns[l].move_to)
 			json_object_object_add(
 				o, "reason",
-				json_object_new_string("planned switchover in progress"));
-		else if (!s->luns[l].ao_node)
-			json_object_object_add(
-				o, "reason",
-				json_object_new_string(
-					s->phase != CL_SYNCED
-						? "membership change being synchronized"
-						: "no node may be AO yet (quorum or fencing)"));
+				json_object_new_string(status_lun_reason(cl, l, buf, sizeof(buf))));
 		for (uint32_t i = 0; i < cl->cfg.nnodes; i++)
 			json_object_array_add(tpgs, status_tpg(cl, l, i));
 		json_object_object_add(o, "tpgs", tpgs);

@@ -269,6 +269,7 @@ static void fence_op_complete(struct fence_op *op, const struct fence_step *st)
 static void fence_op_run_finished(struct fence_op *op)
 {
 	enum fence_rc rc = fence_exit_classify(op->cur, &op->exit);
+	uint32_t attempt = op->seq.attempt; /* the run that just ended (next() advances it) */
 	struct fence_step st = fence_seq_next(&op->seq, rc);
 
 	op->last_rc = st.run_rc;
@@ -276,8 +277,8 @@ static void fence_op_run_finished(struct fence_op *op)
 			    op->policy.timeout_ms, op->err.buf, op->err.len, op->out.buf,
 			    op->out.len);
 	if (op->reason[0])
-		log_warn("fence %s: attempt %u/%u: %s", op->target, op->seq.attempt,
-			 op->seq.max_attempts, op->reason);
+		log_warn("fence %s: attempt %u/%u: %s", op->target, attempt, op->seq.max_attempts,
+			 op->reason);
 	if (st.kind == FENCE_STEP_RUN && op->canceled) {
 		st.kind = FENCE_STEP_DONE;
 		st.ok = false;

@@ -83,6 +83,36 @@ static void alua_table_sanitize(struct alua_table *tab)
  * except when the new state is transitioning: the UA comes with the final state.
  * Thread: with the LU's nexuses quiesced (the caller's reactor).
  */
+/* State of port group id in tab, or 0xff when the table has no such group. */
+static uint8_t alua_table_tpg_state(const struct alua_table *tab, uint16_t id)
+{
+	for (unsigned i = 0; i < tab->ntpgs && i < ALUA_MAX_TPGS; i++)
+		if (tab->tpg[i].id == id)
+			return tab->tpg[i].state;
+	return 0xff;
+}
+
+/*
+ * True when some port group reached a new state other than TRANSITIONING.
+ * SPC-4 5.9.2.4 / design-notes §2.4: every I_T nexus then gets UNIT ATTENTION
+ * 2A/06, also those whose own group did not change (a peer's group going
+ * OFFLINE after a fence, or ANO after it rejoins), so every initiator re-reads
+ * the whole table; entering TRANSITIONING raises nothing.
+ */
+static bool alua_table_changed(const struct alua_table *old, const struct alua_table *new_tab)
+{
+	for (unsigned i = 0; i < new_tab->ntpgs && i < ALUA_MAX_TPGS; i++) {
+		uint8_t after = new_tab->tpg[i].state;
+		/* No table yet behaves as active/optimized everywhere. */
+		uint8_t before =
+			old->ntpgs ? alua_table_tpg_state(old, new_tab->tpg[i].id) : ALUA_AO;
+
+		if (after != ALUA_TRANSITIONING && before != after)
+			return true;
+	}
+	return false;
+}
+
 void scsi_lu_set_alua(struct scsi_lu *lu, const struct alua_table *tab)
 {
 	struct alua_table old = lu->alua;
@@ -92,14 +122,13 @@ void scsi_lu_set_alua(struct scsi_lu *lu, const struct alua_table *tab)
 		return;
 	lu->alua = *tab;
 	alua_table_sanitize(&lu->alua);
+	if (!alua_table_changed(&old, &lu->alua))
+		return;
 	list_for_each(pos, &lu->tgt->nexuses)
 	{
 		struct scsi_nexus *n = list_entry(pos, struct scsi_nexus, tgt_node);
-		uint8_t before = alua_table_port_state(&old, n->rel_port_id);
-		uint8_t after = alua_table_port_state(&lu->alua, n->rel_port_id);
 
-		if (before != after && after != ALUA_TRANSITIONING)
-			scsi_ua_raise(n, lu, UA_ALUA_CHANGED);
+		scsi_ua_raise(n, lu, UA_ALUA_CHANGED);
 	}
 }
 
