@@ -93,6 +93,9 @@ if [ "${CHECK_ONLY:-}" != unit ]; then
 	[ -x tests/functional/qemu-roundtrip.sh ] &&
 		run_one "qemu-img round trip" tests/functional/qemu-roundtrip.sh build/clusterd
 	run_one "compliance (iscsi-test-cu -t ALL)" tests/compliance/run-compliance.sh build/clusterd
+	[ -x tests/cluster/run.sh ] &&
+		run_one "two-node cluster scenarios (namespaces, real corosync)" \
+			env CL_PREFIX="ck$$" CL_LONG="${CHECK_LONG:-}" tests/cluster/run.sh
 	[ -x tests/corosync/run-cs-adapter.sh ] &&
 		run_one "corosync adapter (real corosync in a netns)" tests/corosync/run-cs-adapter.sh \
 			build/tools/cs-adapter-probe
