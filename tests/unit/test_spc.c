@@ -609,6 +609,10 @@ static void test_rtpg(void **state)
 	tab.tpg[1] =
 		(struct alua_tpg){.id = 2, .state = ALUA_STANDBY, .nports = 1, .rel_port = {2}};
 	scsi_lu_set_alua(fx->lu, &tab);
+	/* group 2 changed: every I_T nexus hears of it first (UA 2A/06), also the
+	 * one on port 1 whose own group stayed active/optimized */
+	rtpg(fx, 0, 512, &c);
+	fx_assert_sense(&c, SK_UNIT_ATTENTION, 0x2a, 0x06);
 	rtpg(fx, 0, 512, &c);
 	fx_assert_good(&c);
 	assert_int_equal(c.data_in_len, 32);
