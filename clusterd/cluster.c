@@ -778,6 +778,28 @@ static struct json_object *status_failed(struct cluster *cl)
 	return arr;
 }
 
+static struct json_object *status_sessions(struct cluster *cl)
+{
+	static struct iscsi_sess_info info[DATAPLANE_MAX_SESSIONS];
+	struct json_object *arr = json_object_new_array();
+	unsigned n = cl->dp ? dataplane_sessions(cl->dp, info, DATAPLANE_MAX_SESSIONS) : 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct json_object *o;
+
+		if (info[i].discovery)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "initiator", json_object_new_string(info[i].initiator));
+		json_object_object_add(o, "isid", json_object_new_string(info[i].isid));
+		json_object_object_add(o, "tsih", json_object_new_int(info[i].tsih));
+		json_object_object_add(o, "node", json_object_new_int((int)cl->cfg.local_id));
+		json_object_object_add(o, "portal", json_object_new_string(info[i].portal));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static struct json_object *ipc_status(void *arg)
 {
 	struct cluster *cl = arg;
@@ -799,7 +821,7 @@ static struct json_object *ipc_status(void *arg)
 	json_object_object_add(o, "quorum", status_quorum(cl));
 	json_object_object_add(o, "nodes", status_nodes(cl));
 	json_object_object_add(o, "luns", status_luns(cl));
-	json_object_object_add(o, "sessions", json_object_new_array());
+	json_object_object_add(o, "sessions", status_sessions(cl));
 	json_object_object_add(o, "session_count", json_object_new_int((int)st.sessions));
 	json_object_object_add(o, "fence_history", status_fences(cl));
 	json_object_object_add(o, "failed_actions", status_failed(cl));

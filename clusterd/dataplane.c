@@ -32,6 +32,8 @@ struct dataplane {
 	struct reactor_op snap_op;
 	pthread_mutex_t snap_lock;
 	struct iscsi_tgt_stats snap;
+	struct iscsi_sess_info sess[DATAPLANE_MAX_SESSIONS];
+	unsigned nsess;
 	bool stopping;
 	uint32_t grace_ms;
 	struct reactor_msg stop_msg;
@@ -49,9 +51,15 @@ static void dp_snapshot(struct reactor_op *op, int res)
 	struct dataplane *dp = container_of(op, struct dataplane, snap_op);
 	struct iscsi_tgt_stats st;
 
+	static struct iscsi_sess_info sess[DATAPLANE_MAX_SESSIONS]; /* reactor thread only */
+	unsigned n;
+
 	iscsi_tgt_get_stats(dp->tgt, &st);
+	n = iscsi_tgt_sessions(dp->tgt, sess, DATAPLANE_MAX_SESSIONS);
 	pthread_mutex_lock(&dp->snap_lock);
 	dp->snap = st;
+	memcpy(dp->sess, sess, n * sizeof(sess[0]));
+	dp->nsess = n;
 	pthread_mutex_unlock(&dp->snap_lock);
 	if (!dp->stopping)
 		reactor_timeout(dp->reactor, &dp->snap_op, DP_SNAPSHOT_NS);
@@ -184,6 +192,17 @@ void dataplane_stats(struct dataplane *dp, struct iscsi_tgt_stats *st)
 	pthread_mutex_lock(&dp->snap_lock);
 	*st = dp->snap;
 	pthread_mutex_unlock(&dp->snap_lock);
+}
+
+unsigned dataplane_sessions(struct dataplane *dp, struct iscsi_sess_info *out, unsigned max)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&dp->snap_lock);
+	n = MIN(dp->nsess, max);
+	memcpy(out, dp->sess, n * sizeof(out[0]));
+	pthread_mutex_unlock(&dp->snap_lock);
+	return n;
 }
 
 void dataplane_stop(struct dataplane *dp, uint32_t grace_ms)

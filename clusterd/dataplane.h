@@ -27,8 +27,12 @@ int dataplane_start(struct dataplane **out, const struct tgt_config *cfg,
 /* Queues an ALUA table for LUN index lun (applied in order on the reactor). Control thread. */
 int dataplane_set_alua(struct dataplane *dp, unsigned lun, const struct alua_table *tab);
 
+#define DATAPLANE_MAX_SESSIONS 64
+
 /* Last snapshot (refreshed every 500 ms by the reactor thread). Any thread. */
 void dataplane_stats(struct dataplane *dp, struct iscsi_tgt_stats *st);
+/* Sessions of the last snapshot: copies up to max, returns how many. Any thread. */
+unsigned dataplane_sessions(struct dataplane *dp, struct iscsi_sess_info *out, unsigned max);
 
 /*
  * Graceful stop (initiators asked to log out, in-flight commands complete,

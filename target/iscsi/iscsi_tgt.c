@@ -446,6 +446,28 @@ struct scsi_tgt *iscsi_tgt_scsi(struct iscsi_tgt *t)
 	return t->scsi;
 }
 
+unsigned iscsi_tgt_sessions(const struct iscsi_tgt *t, struct iscsi_sess_info *out, unsigned max)
+{
+	const struct list_node *n;
+	unsigned k = 0;
+
+	for (n = t->sessions.next; n != &t->sessions && k < max; n = n->next) {
+		const struct iscsi_sess *s = list_entry(n, struct iscsi_sess, tgt_node);
+		struct iscsi_sess_info *i = &out[k++];
+
+		snprintf(i->initiator, sizeof(i->initiator), "%s", s->initiator_name);
+		snprintf(i->isid, sizeof(i->isid), "%02x%02x%02x%02x%02x%02x", s->isid[0],
+			 s->isid[1], s->isid[2], s->isid[3], s->isid[4], s->isid[5]);
+		i->tsih = s->tsih;
+		i->discovery = s->type == ISCSI_SESSION_DISCOVERY;
+		i->portal[0] = 0;
+		if (s->conn)
+			snprintf(i->portal, sizeof(i->portal), "%s:%u", s->conn->portal->addr,
+				 s->conn->portal->port);
+	}
+	return k;
+}
+
 void iscsi_tgt_get_stats(const struct iscsi_tgt *t, struct iscsi_tgt_stats *st)
 {
 	*st = t->stats;

@@ -51,4 +51,16 @@ struct iscsi_tgt_stats {
 };
 void iscsi_tgt_get_stats(const struct iscsi_tgt *t, struct iscsi_tgt_stats *st);
 
+/* One logged-in session, for status displays. */
+struct iscsi_sess_info {
+	char initiator[TGT_NAME_MAX];
+	char isid[13]; /* 12 hex digits */
+	uint16_t tsih;
+	bool discovery;
+	char portal[72]; /* "addr:port" of the portal its connection came in on */
+};
+
+/* Copies up to max sessions into out; returns how many. Reactor thread. */
+unsigned iscsi_tgt_sessions(const struct iscsi_tgt *t, struct iscsi_sess_info *out, unsigned max);
+
 #endif
