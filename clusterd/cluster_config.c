@@ -30,39 +30,7 @@
 
 #define WHY_MAX 320
 
-/* ---- small helpers ---- */
-
-__attribute__((format(printf, 3, 4))) static int fail(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (len) {
-		va_start(ap, fmt);
-		vsnprintf(buf, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-/* Copies val zero-filled, so that equal configs compare equal byte for byte. */
-static int set_str(char *dst, size_t cap, const char *val, char *why, size_t n)
-{
-	size_t len = strlen(val);
-
-	if (len >= cap)
-		return fail(why, n, "longer than %zu bytes", cap - 1);
-	memcpy(dst, val, len);
-	memset(dst + len, 0, cap - len);
-	return 0;
-}
-
-static bool str_has_ctrl(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
+/* ---- small helpers (config_fail, config_copy_str, config_str_has_ctrl: config.h) ---- */
 
 /* Decimal digits only, at most max. */
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, char *why, size_t n)
@@ -74,9 +42,9 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, c
 		if (v <= UINT32_MAX) /* larger stays larger, without overflow */
 			v = v * 10 + (uint64_t)(*p - '0');
 	if (p == s || *p)
-		return fail(why, n, "'%s' is not a decimal number", s);
+		return config_fail(why, n, "'%s' is not a decimal number", s);
 	if (v < min || v > max)
-		return fail(why, n, "'%s' is not in %" PRIu32 "..%" PRIu32, s, min, max);
+		return config_fail(why, n, "'%s' is not in %" PRIu32 "..%" PRIu32, s, min, max);
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -90,8 +58,8 @@ static int parse_ms_range(const char *s, uint32_t min, uint32_t max, uint32_t *o
 	if (r)
 		return r;
 	if (v < min || v > max)
-		return fail(why, n, "%" PRIu32 " ms is not in %" PRIu32 "..%" PRIu32 " ms", v, min,
-			    max);
+		return config_fail(why, n, "%" PRIu32 " ms is not in %" PRIu32 "..%" PRIu32 " ms",
+				   v, min, max);
 	*out = v;
 	return 0;
 }
@@ -102,24 +70,24 @@ static int check_ident(const char *s, char *why, size_t n)
 	size_t len = strlen(s);
 
 	if (!len || len >= CC_NAME_MAX)
-		return fail(why, n, "'%s' is not 1 to %d bytes long", s, CC_NAME_MAX - 1);
+		return config_fail(why, n, "'%s' is not 1 to %d bytes long", s, CC_NAME_MAX - 1);
 	if (!isalnum((unsigned char)s[0]))
-		return fail(why, n, "'%s' does not start with a letter or digit", s);
+		return config_fail(why, n, "'%s' does not start with a letter or digit", s);
 	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
-			return fail(why, n,
-				    "'%s': character '%c' is not allowed (A-Z a-z 0-9 . _ -)", s,
-				    *p);
+			return config_fail(
+				why, n, "'%s': character '%c' is not allowed (A-Z a-z 0-9 . _ -)",
+				s, *p);
 	return 0;
 }
 
 static int set_abs_path(char *dst, size_t cap, const char *val, char *why, size_t n)
 {
 	if (val[0] != '/')
-		return fail(why, n, "'%s' is not an absolute path", val);
-	if (str_has_ctrl(val))
-		return fail(why, n, "control characters are not allowed");
-	return set_str(dst, cap, val, why, n);
+		return config_fail(why, n, "'%s' is not an absolute path", val);
+	if (config_str_has_ctrl(val))
+		return config_fail(why, n, "control characters are not allowed");
+	return config_copy_str(dst, cap, val, why, n);
 }
 
 /* 0.0.0.0 and ::. */
@@ -145,10 +113,10 @@ static int parse_cluster_portal(const char *val, struct tgt_portal *p, char *why
 	if (r)
 		return r;
 	if (portal_is_wildcard(p))
-		return fail(why, n,
-			    "'%s' is a wildcard; a cluster portal is a specific address "
-			    "(initiators are sent it, and it is one SCSI target port)",
-			    val);
+		return config_fail(why, n,
+				   "'%s' is a wildcard; a cluster portal is a specific address "
+				   "(initiators are sent it, and it is one SCSI target port)",
+				   val);
 	return 0;
 }
 
@@ -160,9 +128,10 @@ static int parse_repl_address(const char *val, struct tgt_portal *p, char *why, 
 	if (r)
 		return r;
 	if (!port)
-		return fail(why, n, "'%s': give ADDR:PORT (there is no default port)", val);
+		return config_fail(why, n, "'%s': give ADDR:PORT (there is no default port)", val);
 	if (portal_is_wildcard(p))
-		return fail(why, n, "'%s' is a wildcard; the peer connects to this address", val);
+		return config_fail(why, n, "'%s' is a wildcard; the peer connects to this address",
+				   val);
 	return 0;
 }
 
@@ -239,7 +208,7 @@ static int timer_set(struct cluster_config *cc, const struct cc_timer *t, const 
 		return r;
 	/* WDIOC_SETTIMEOUT counts whole seconds */
 	if (field == &cc->watchdog_timeout_ms && v % 1000)
-		return fail(why, n, "%" PRIu32 " ms is not a whole number of seconds", v);
+		return config_fail(why, n, "%" PRIu32 " ms is not a whole number of seconds", v);
 	*field = v;
 	return 0;
 }
@@ -250,10 +219,11 @@ static int check_agent_dirs(const char *val, char *why, size_t n)
 
 	do {
 		if (*p != '/')
-			return fail(why, n, "'%s': every directory must be an absolute path", val);
+			return config_fail(why, n, "'%s': every directory must be an absolute path",
+					   val);
 		p = strchr(p, ':');
 	} while (p && *++p);
-	return p ? fail(why, n, "'%s' ends with ':'", val) : 0;
+	return p ? config_fail(why, n, "'%s' ends with ':'", val) : 0;
 }
 
 static int cluster_set_key(struct cluster_config *cc, const char *key, const char *val, char *why,
@@ -262,27 +232,28 @@ static int cluster_set_key(struct cluster_config *cc, const char *key, const cha
 	int r;
 
 	if (!strcmp(key, "name"))
-		return check_ident(val, why, n) ?: set_str(cc->name, sizeof(cc->name), val, why, n);
+		return check_ident(val, why, n)
+			       ?: config_copy_str(cc->name, sizeof(cc->name), val, why, n);
 	if (!strcmp(key, "iqn"))
 		return config_check_name(val, why, n)
-			       ?: set_str(cc->iqn, sizeof(cc->iqn), val, why, n);
+			       ?: config_copy_str(cc->iqn, sizeof(cc->iqn), val, why, n);
 	if (!strcmp(key, "fencing")) {
 		if (strcmp(val, "agent") && strcmp(val, "none"))
-			return fail(why, n, "'%s' is not agent or none", val);
+			return config_fail(why, n, "'%s' is not agent or none", val);
 		cc->fencing = strcmp(val, "none") ? CC_FENCING_AGENT : CC_FENCING_NONE;
 		return 0;
 	}
 	if (!strcmp(key, "fence_agent_dirs")) {
 		r = check_agent_dirs(val, why, n);
 		return r
-			       ?: set_str(cc->fence_agent_dirs, sizeof(cc->fence_agent_dirs), val,
-					  why, n);
+			       ?: config_copy_str(cc->fence_agent_dirs,
+						  sizeof(cc->fence_agent_dirs), val, why, n);
 	}
 	if (!strcmp(key, "state_dir"))
 		return set_abs_path(cc->state_dir, sizeof(cc->state_dir), val, why, n);
 	if (!strcmp(key, "ipc_name"))
 		return check_ident(val, why, n)
-			       ?: set_str(cc->ipc_name, sizeof(cc->ipc_name), val, why, n);
+			       ?: config_copy_str(cc->ipc_name, sizeof(cc->ipc_name), val, why, n);
 	if (!strcmp(key, "debug"))
 		return config_parse_bool(val, &cc->debug, why, n);
 	for (unsigned i = 0; i < ARRAY_SIZE(cc_timers); i++)
@@ -297,11 +268,14 @@ static int cluster_set_key(struct cluster_config *cc, const char *key, const cha
 static int check_agent(const char *val, char *why, size_t n)
 {
 	if (val[0] == '/')
-		return str_has_ctrl(val) ? fail(why, n, "control characters are not allowed") : 0;
+		return config_str_has_ctrl(val)
+			       ? config_fail(why, n, "control characters are not allowed")
+			       : 0;
 	if (strchr(val, '/'))
-		return fail(why, n, "'%s' is neither an agent name nor an absolute path", val);
+		return config_fail(why, n, "'%s' is neither an agent name nor an absolute path",
+				   val);
 	if (val[0] == '.' || check_ident(val, why, n))
-		return fail(why, n, "'%s' is not an agent name (A-Z a-z 0-9 . _ -)", val);
+		return config_fail(why, n, "'%s' is not an agent name (A-Z a-z 0-9 . _ -)", val);
 	return 0;
 }
 
@@ -313,26 +287,27 @@ static int fence_option_add(struct cc_node *nd, const char *val, char *why, size
 	size_t klen = eq ? (size_t)(eq - val) : 0;
 
 	if (!eq || !klen)
-		return fail(why, n, "'%s' is not KEY=VALUE", val);
+		return config_fail(why, n, "'%s' is not KEY=VALUE", val);
 	if (klen >= CC_FENCE_KEY_MAX)
-		return fail(why, n, "the key is longer than %d bytes", CC_FENCE_KEY_MAX - 1);
+		return config_fail(why, n, "the key is longer than %d bytes", CC_FENCE_KEY_MAX - 1);
 	for (size_t i = 0; i < klen; i++)
 		if (!isalnum((unsigned char)val[i]) && val[i] != '_' && val[i] != '-')
-			return fail(why, n, "key '%.*s': only A-Z a-z 0-9 _ - are allowed",
-				    (int)klen, val);
+			return config_fail(why, n, "key '%.*s': only A-Z a-z 0-9 _ - are allowed",
+					   (int)klen, val);
 	/* the runner writes action= itself, per operation */
 	if ((klen == 6 && !strncmp(val, "action", 6)) || (klen == 6 && !strncmp(val, "option", 6)))
-		return fail(why, n, "'%.*s' is set by clusterd for each operation", (int)klen, val);
-	if (str_has_ctrl(eq + 1))
-		return fail(why, n, "control characters are not allowed");
+		return config_fail(why, n, "'%.*s' is set by clusterd for each operation",
+				   (int)klen, val);
+	if (config_str_has_ctrl(eq + 1))
+		return config_fail(why, n, "control characters are not allowed");
 	for (unsigned i = 0; i < nd->nfence_options; i++)
 		if (strlen(nd->fence_options[i].key) == klen &&
 		    !strncmp(nd->fence_options[i].key, val, klen))
-			return fail(why, n, "option '%.*s' is given twice", (int)klen, val);
+			return config_fail(why, n, "option '%.*s' is given twice", (int)klen, val);
 	if (nd->nfence_options >= CC_MAX_FENCE_OPTIONS)
-		return fail(why, n, "more than %d fence options", CC_MAX_FENCE_OPTIONS);
+		return config_fail(why, n, "more than %d fence options", CC_MAX_FENCE_OPTIONS);
 	o = &nd->fence_options[nd->nfence_options];
-	if (set_str(o->value, sizeof(o->value), eq + 1, why, n))
+	if (config_copy_str(o->value, sizeof(o->value), eq + 1, why, n))
 		return -EINVAL;
 	memset(o->key, 0, sizeof(o->key));
 	memcpy(o->key, val, klen);
@@ -364,7 +339,7 @@ static int node_portal_add(struct cluster_config *cc, struct cc_node *nd, const 
 	int r;
 
 	if (nd->nportals >= CC_MAX_NODE_PORTALS)
-		return fail(why, n, "more than %d portals", CC_MAX_NODE_PORTALS);
+		return config_fail(why, n, "more than %d portals", CC_MAX_NODE_PORTALS);
 	p = &nd->portals[nd->nportals];
 	memset(p, 0, sizeof(*p));
 	r = parse_cluster_portal(val, p, why, n);
@@ -373,7 +348,7 @@ static int node_portal_add(struct cluster_config *cc, struct cc_node *nd, const 
 	other = portal_owner(cc, p, &j);
 	if (other) {
 		node_label(other, (unsigned)(other - cc->nodes), label, sizeof(label));
-		return fail(why, n, "%s is already portal %u of %s", val, j + 1, label);
+		return config_fail(why, n, "%s is already portal %u of %s", val, j + 1, label);
 	}
 	nd->nportals++;
 	return 0;
@@ -385,14 +360,16 @@ static int node_set_key(struct cluster_config *cc, struct cc_node *nd, const cha
 	if (!strcmp(key, "id"))
 		return parse_u32(val, 1, CC_NODE_ID_MAX, &nd->id, why, n);
 	if (!strcmp(key, "name"))
-		return check_ident(val, why, n) ?: set_str(nd->name, sizeof(nd->name), val, why, n);
+		return check_ident(val, why, n)
+			       ?: config_copy_str(nd->name, sizeof(nd->name), val, why, n);
 	if (!strcmp(key, "portal"))
 		return node_portal_add(cc, nd, val, why, n);
 	if (!strcmp(key, "replication_address"))
 		return parse_repl_address(val, &nd->replication, why, n);
 	if (!strcmp(key, "fence_agent"))
 		return check_agent(val, why, n)
-			       ?: set_str(nd->fence_agent, sizeof(nd->fence_agent), val, why, n);
+			       ?: config_copy_str(nd->fence_agent, sizeof(nd->fence_agent), val,
+						  why, n);
 	if (!strcmp(key, "fence_option"))
 		return fence_option_add(nd, val, why, n);
 	if (!strcmp(key, "fence_delay"))
@@ -409,14 +386,15 @@ static int node_set_key(struct cluster_config *cc, struct cc_node *nd, const cha
 static int lun_set_key(struct cc_lun *l, const char *key, const char *val, char *why, size_t n)
 {
 	if (!strcmp(key, "name"))
-		return check_ident(val, why, n) ?: set_str(l->name, sizeof(l->name), val, why, n);
+		return check_ident(val, why, n)
+			       ?: config_copy_str(l->name, sizeof(l->name), val, why, n);
 	if (!strcmp(key, "replication")) {
 		if (!strcmp(val, "sync"))
 			l->replication = CC_REPL_SYNC;
 		else if (!strcmp(val, "shared"))
 			l->replication = CC_REPL_SHARED;
 		else
-			return fail(why, n, "'%s' is not sync or shared", val);
+			return config_fail(why, n, "'%s' is not sync or shared", val);
 		return 0;
 	}
 	return config_lun_set_key(&l->lun, key, val, why, n);
@@ -478,7 +456,7 @@ __attribute__((format(printf, 3, 4))) static int rd_fail(struct reader *rd, int 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fail(rd->err, rd->errlen, "%s:%d: %s", rd->path, line, msg);
+	config_fail(rd->err, rd->errlen, "%s:%d: %s", rd->path, line, msg);
 	rd->failed = true;
 	return -EINVAL;
 }
@@ -617,9 +595,9 @@ static int iscsi_set_key(struct cluster_config *cc, const char *key, const char 
 			 size_t n)
 {
 	if (!strcmp(key, "iqn"))
-		return fail(why, n, "the target name is 'iqn' in [cluster]");
+		return config_fail(why, n, "the target name is 'iqn' in [cluster]");
 	if (!strcmp(key, "debug"))
-		return fail(why, n, "'debug' belongs in [cluster]");
+		return config_fail(why, n, "'debug' belongs in [cluster]");
 	return config_section_set_key(&cc->tgt, "target", key, val, why, n);
 }
 
@@ -698,12 +676,12 @@ int cluster_config_parse(struct cluster_config *cc, const char *path, char *err,
 	char why[WHY_MAX];
 	int r;
 
-	if (set_str(cc->source, sizeof(cc->source), path, why, sizeof(why)))
-		return fail(err, errlen, "%s: file name %s", path, why);
+	if (config_copy_str(cc->source, sizeof(cc->source), path, why, sizeof(why)))
+		return config_fail(err, errlen, "%s: file name %s", path, why);
 	rd.f = fopen(path, "r");
 	if (!rd.f) {
 		r = -errno;
-		fail(err, errlen, "%s: cannot open: %s", path, strerror(-r));
+		config_fail(err, errlen, "%s: cannot open: %s", path, strerror(-r));
 		return r;
 	}
 	r = rd_parse_tuned(&rd);
@@ -717,7 +695,8 @@ int cluster_config_parse(struct cluster_config *cc, const char *path, char *err,
 	if (rd.failed)
 		return -EINVAL;
 	if (!rd.first_line[SEC_CLUSTER])
-		return fail(err, errlen, "%s: no [cluster] section: not a cluster file", path);
+		return config_fail(err, errlen, "%s: no [cluster] section: not a cluster file",
+				   path);
 	return 0;
 }
 
@@ -752,10 +731,10 @@ __attribute__((format(printf, 5, 6))) static int fail_at(const struct cluster_co
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (cc->source[0] && line)
-		return fail(err, n, "%s:%d: %s", cc->source, line, msg);
+		return config_fail(err, n, "%s:%d: %s", cc->source, line, msg);
 	if (cc->source[0])
-		return fail(err, n, "%s: %s", cc->source, msg);
-	return fail(err, n, "%s", msg);
+		return config_fail(err, n, "%s: %s", cc->source, msg);
+	return config_fail(err, n, "%s", msg);
 }
 
 __attribute__((format(printf, 2, 3))) static void warn(struct cluster_config *cc, const char *fmt,
@@ -1003,7 +982,7 @@ static int finalize_targets(struct cluster_config *cc, char *err, size_t n)
 	int r = 0;
 
 	if (!t)
-		return fail(err, n, "out of memory");
+		return config_fail(err, n, "out of memory");
 	for (unsigned i = 0; i < cc->nnodes && !r; i++) {
 		r = cluster_config_node_tgt(cc, cc->nodes[i].id, t, why, sizeof(why));
 		if (r)
@@ -1052,7 +1031,7 @@ int cluster_config_node_tgt(const struct cluster_config *cc, uint32_t node_id,
 	const struct cc_node *nd = cluster_config_node(cc, node_id);
 
 	if (!nd) {
-		fail(err, errlen, "node id %u is not in the cluster configuration", node_id);
+		config_fail(err, errlen, "node id %u is not in the cluster configuration", node_id);
 		return -ENOENT;
 	}
 	memcpy(out, &cc->tgt, sizeof(*out));

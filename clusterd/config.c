@@ -180,7 +180,7 @@ void tgt_config_defaults(struct tgt_config *c)
 
 /* ---- small helpers ---- */
 
-__attribute__((format(printf, 3, 4))) static int fail(char *buf, size_t len, const char *fmt, ...)
+int config_fail(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -192,19 +192,19 @@ __attribute__((format(printf, 3, 4))) static int fail(char *buf, size_t len, con
 	return -EINVAL;
 }
 
-static int copy_str(char *dst, size_t cap, const char *val, char *why, size_t n)
+int config_copy_str(char *dst, size_t cap, const char *val, char *why, size_t n)
 {
 	size_t len = strlen(val);
 
 	if (len >= cap)
-		return fail(why, n, "longer than %zu bytes", cap - 1);
+		return config_fail(why, n, "longer than %zu bytes", cap - 1);
 	/* zero-filled, so that equal configs compare equal byte for byte */
 	memcpy(dst, val, len);
 	memset(dst + len, 0, cap - len);
 	return 0;
 }
 
-static bool str_has_ctrl(const char *s)
+bool config_str_has_ctrl(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -237,9 +237,9 @@ static int parse_uint(const char *s, uint64_t *out, char *why, size_t n)
 	int r = parse_decimal(s, &end, out);
 
 	if (r == -ERANGE)
-		return fail(why, n, "'%s' is too large", s);
+		return config_fail(why, n, "'%s' is too large", s);
 	if (r || *end)
-		return fail(why, n, "'%s' is not a decimal number", s);
+		return config_fail(why, n, "'%s' is not a decimal number", s);
 	return 0;
 }
 
@@ -252,20 +252,22 @@ int config_parse_size(const char *s, uint64_t *out, char *why, size_t n)
 	int r = parse_decimal(s, &end, &v);
 
 	if (r == -ERANGE)
-		return fail(why, n, "'%s' is too large", s);
+		return config_fail(why, n, "'%s' is too large", s);
 	if (r)
-		return fail(why, n, "'%s' is not a size (digits with an optional K, M, G or T)", s);
+		return config_fail(why, n,
+				   "'%s' is not a size (digits with an optional K, M, G or T)", s);
 	if (!*end) {
 		*out = v;
 		return 0;
 	}
 	sfx = strchr(suffixes, toupper((unsigned char)*end));
 	if (!sfx || end[1])
-		return fail(why, n, "'%s': unknown suffix '%s' (use K, M, G or T: powers of 1024)",
-			    s, end);
+		return config_fail(why, n,
+				   "'%s': unknown suffix '%s' (use K, M, G or T: powers of 1024)",
+				   s, end);
 	shift = 10 * (unsigned)(sfx - suffixes + 1);
 	if (v > (UINT64_MAX >> shift))
-		return fail(why, n, "'%s' is too large", s);
+		return config_fail(why, n, "'%s' is too large", s);
 	*out = v << shift;
 	return 0;
 }
@@ -282,7 +284,7 @@ int config_parse_bool(const char *s, bool *out, char *why, size_t n)
 			return 0;
 		}
 	}
-	return fail(why, n, "'%s' is not a boolean (yes/no, true/false, on/off, 1/0)", s);
+	return config_fail(why, n, "'%s' is not a boolean (yes/no, true/false, on/off, 1/0)", s);
 }
 
 int config_parse_ms(const char *s, uint32_t *out, char *why, size_t n)
@@ -292,15 +294,15 @@ int config_parse_ms(const char *s, uint32_t *out, char *why, size_t n)
 	int r = parse_decimal(s, &end, &v);
 
 	if (r == -ERANGE)
-		return fail(why, n, "'%s' is too large", s);
+		return config_fail(why, n, "'%s' is too large", s);
 	if (!r && !strcmp(end, "s"))
 		mul = 1000;
 	else if (!r && *end && strcmp(end, "ms"))
 		r = -EINVAL;
 	if (r)
-		return fail(why, n, "'%s' is not a time (milliseconds: N, Nms or Ns)", s);
+		return config_fail(why, n, "'%s' is not a time (milliseconds: N, Nms or Ns)", s);
 	if (v > UINT32_MAX / mul)
-		return fail(why, n, "'%s' is too large", s);
+		return config_fail(why, n, "'%s' is too large", s);
 	*out = (uint32_t)(v * mul);
 	return 0;
 }
@@ -320,9 +322,10 @@ static int parse_hex_id(const char *s, uint64_t *out, char *why, size_t n)
 		v = (v << 4) | (uint64_t)d;
 	}
 	if (*p || digits == 0 || digits > 16)
-		return fail(why, n, "'%s' is not an id of 1 to 16 hex digits", s);
+		return config_fail(why, n, "'%s' is not an id of 1 to 16 hex digits", s);
 	if (v == 0)
-		return fail(why, n, "id 0 is reserved (leave the id out to have one derived)");
+		return config_fail(why, n,
+				   "id 0 is reserved (leave the id out to have one derived)");
 	*out = v;
 	return 0;
 }
@@ -332,7 +335,7 @@ static int parse_port_number(const char *s, uint16_t *out, char *why, size_t n)
 	uint64_t v;
 
 	if (parse_uint(s, &v, why, n) || v < 1 || v > 65535)
-		return fail(why, n, "port '%s' is not a number in 1..65535", s);
+		return config_fail(why, n, "port '%s' is not a number in 1..65535", s);
 	*out = (uint16_t)v;
 	return 0;
 }
@@ -348,10 +351,11 @@ static int name_check_chars(const char *s, char *why, size_t n)
 		if (islower(ch) || isdigit(ch) || ch == '-' || ch == '.' || ch == ':')
 			continue;
 		if (isupper(ch))
-			return fail(why, n, "iSCSI names are lowercase ('%c' is not)", ch);
+			return config_fail(why, n, "iSCSI names are lowercase ('%c' is not)", ch);
 		if (ch >= 0x80)
-			return fail(why, n, "only ASCII characters are supported in names");
-		return fail(why, n, "character '%c' is not allowed (a-z, 0-9, '-', '.', ':')", ch);
+			return config_fail(why, n, "only ASCII characters are supported in names");
+		return config_fail(why, n,
+				   "character '%c' is not allowed (a-z, 0-9, '-', '.', ':')", ch);
 	}
 	return 0;
 }
@@ -366,22 +370,22 @@ static int name_check_iqn(const char *s, char *why, size_t n)
 	if (!isdigit((unsigned char)d[0]) || !isdigit((unsigned char)d[1]) ||
 	    !isdigit((unsigned char)d[2]) || !isdigit((unsigned char)d[3]) || d[4] != '-' ||
 	    !isdigit((unsigned char)d[5]) || !isdigit((unsigned char)d[6]))
-		return fail(why, n, "%s: the date after 'iqn.' is not YYYY-MM", form);
+		return config_fail(why, n, "%s: the date after 'iqn.' is not YYYY-MM", form);
 	month = (d[5] - '0') * 10 + (d[6] - '0');
 	if (month < 1 || month > 12)
-		return fail(why, n, "%s: month %02d is not 01..12", form, month);
+		return config_fail(why, n, "%s: month %02d is not 01..12", form, month);
 	if (d[7] != '.' && d[7] != '\0')
-		return fail(why, n, "%s: expected '.' after the date", form);
+		return config_fail(why, n, "%s: expected '.' after the date", form);
 	auth = d[7] ? d + 8 : d + 7;
 	colon = strchr(auth, ':');
 	if (auth == colon || !*auth)
-		return fail(why, n, "%s: the naming authority (a reversed domain) is missing",
-			    form);
+		return config_fail(why, n,
+				   "%s: the naming authority (a reversed domain) is missing", form);
 	for (const char *p = auth; *p && *p != ':'; p++)
 		if (*p == '.' && (p == auth || p[1] == '.' || p[1] == ':' || !p[1]))
-			return fail(why, n, "%s: empty label in the naming authority", form);
+			return config_fail(why, n, "%s: empty label in the naming authority", form);
 	if (colon && !colon[1])
-		return fail(why, n, "%s: nothing after ':'", form);
+		return config_fail(why, n, "%s: nothing after ':'", form);
 	return name_check_chars(s, why, n);
 }
 
@@ -392,14 +396,16 @@ static int name_check_hex(const char *s, size_t len1, size_t len2, const char *t
 
 	for (const char *p = s; *p; p++)
 		if (!isxdigit((unsigned char)*p))
-			return fail(why, n, "'%c' is not a hex digit (%s. takes hex digits only)",
-				    *p, type);
+			return config_fail(why, n,
+					   "'%c' is not a hex digit (%s. takes hex digits only)",
+					   *p, type);
 	if (len != len1 && len != len2) {
 		if (len1 == len2)
-			return fail(why, n, "%s. must be followed by %zu hex digits, not %zu", type,
-				    len1, len);
-		return fail(why, n, "%s. must be followed by %zu or %zu hex digits, not %zu", type,
-			    len1, len2, len);
+			return config_fail(why, n,
+					   "%s. must be followed by %zu hex digits, not %zu", type,
+					   len1, len);
+		return config_fail(why, n, "%s. must be followed by %zu or %zu hex digits, not %zu",
+				   type, len1, len2, len);
 	}
 	return 0;
 }
@@ -409,9 +415,9 @@ int config_check_name(const char *name, char *why, size_t n)
 	size_t len = strlen(name);
 
 	if (!len)
-		return fail(why, n, "empty name");
+		return config_fail(why, n, "empty name");
 	if (len > NAME_LEN_MAX)
-		return fail(why, n, "longer than %d bytes (RFC 7143 4.2.7.1)", NAME_LEN_MAX);
+		return config_fail(why, n, "longer than %d bytes (RFC 7143 4.2.7.1)", NAME_LEN_MAX);
 	if (!strncmp(name, "iqn.", 4))
 		return name_check_iqn(name, why, n);
 	if (!strncmp(name, "eui.", 4)) /* RFC 7143 4.2.7: EUI-64 */
@@ -420,8 +426,8 @@ int config_check_name(const char *name, char *why, size_t n)
 		return name_check_hex(name + 4, 16, 32, "naa", why, n);
 	if (!strncasecmp(name, "iqn.", 4) || !strncasecmp(name, "eui.", 4) ||
 	    !strncasecmp(name, "naa.", 4))
-		return fail(why, n, "the type '%.3s.' must be lowercase", name);
-	return fail(why, n, "an iSCSI name starts with iqn., eui. or naa. (RFC 7143 4.2.7)");
+		return config_fail(why, n, "the type '%.3s.' must be lowercase", name);
+	return config_fail(why, n, "an iSCSI name starts with iqn., eui. or naa. (RFC 7143 4.2.7)");
 }
 
 /* ---- portals ---- */
@@ -435,15 +441,16 @@ static int portal_parse_host(const char *s, char *host, size_t cap, const char *
 	if (s[0] == '[') {
 		end = strchr(s, ']');
 		if (!end)
-			return fail(why, n, "'%s': missing ']' after the IPv6 address", s);
+			return config_fail(why, n, "'%s': missing ']' after the IPv6 address", s);
 		s++;
 		*af = AF_INET6;
 		*rest = end + 1;
 	} else {
 		end = strchr(s, ':');
 		if (end && strchr(end + 1, ':'))
-			return fail(why, n,
-				    "'%s': write an IPv6 address in brackets, e.g. [::1]:3260", s);
+			return config_fail(
+				why, n, "'%s': write an IPv6 address in brackets, e.g. [::1]:3260",
+				s);
 		if (!end)
 			end = s + strlen(s);
 		*af = AF_INET;
@@ -451,9 +458,9 @@ static int portal_parse_host(const char *s, char *host, size_t cap, const char *
 	}
 	len = (size_t)(end - s);
 	if (!len)
-		return fail(why, n, "empty address");
+		return config_fail(why, n, "empty address");
 	if (len >= cap)
-		return fail(why, n, "address '%.*s' is too long", (int)len, s);
+		return config_fail(why, n, "address '%.*s' is too long", (int)len, s);
 	memcpy(host, s, len);
 	host[len] = '\0';
 	return 0;
@@ -471,10 +478,11 @@ int config_parse_portal(const char *s, struct tgt_portal *p, char *why, size_t n
 	if (r)
 		return r;
 	if (inet_pton(af, host, bin) != 1)
-		return fail(why, n, "'%s' is not a numeric %s address (names are not resolved)",
-			    host, af == AF_INET ? "IPv4" : "IPv6");
+		return config_fail(why, n,
+				   "'%s' is not a numeric %s address (names are not resolved)",
+				   host, af == AF_INET ? "IPv4" : "IPv6");
 	if (*rest && *rest != ':')
-		return fail(why, n, "'%s': expected ':PORT' after the address", s);
+		return config_fail(why, n, "'%s': expected ':PORT' after the address", s);
 	if (*rest) {
 		r = parse_port_number(rest + 1, &port, why, n);
 		if (r)
@@ -512,7 +520,7 @@ static int portal_set_key(struct tgt_portal *p, const char *key, const char *val
 	if (parse_uint(val, &v, why, n))
 		return -EINVAL;
 	if (v < 1 || v > 65535)
-		return fail(why, n, "%" PRIu64 " is not in 1..65535", v);
+		return config_fail(why, n, "%" PRIu64 " is not in 1..65535", v);
 	if (!strcmp(key, "tpgt"))
 		p->tpgt = (uint16_t)v; /* RFC 7143 13.9 */
 	else
@@ -532,10 +540,10 @@ static int portal_check_dup(const struct tgt_config *c, unsigned i, char *why, s
 
 		portal_format(p, a, sizeof(a));
 		if (!strcmp(p->addr, q->addr) && p->port == q->port)
-			return fail(why, n, "%s is already portal %u", a, j + 1);
+			return config_fail(why, n, "%s is already portal %u", a, j + 1);
 		if (p->rel_port_id && p->rel_port_id == q->rel_port_id)
-			return fail(why, n, "rel_port_id %u is already portal %u's", p->rel_port_id,
-				    j + 1);
+			return config_fail(why, n, "rel_port_id %u is already portal %u's",
+					   p->rel_port_id, j + 1);
 	}
 	return 0;
 }
@@ -556,15 +564,15 @@ static int lun_set_key(struct tgt_lun *l, const char *key, const char *val, char
 
 	if (!strcmp(key, "path")) {
 		if (val[0] != '/')
-			return fail(why, n, "'%s' is not an absolute path", val);
-		return copy_str(l->path, sizeof(l->path), val, why, n);
+			return config_fail(why, n, "'%s' is not an absolute path", val);
+		return config_copy_str(l->path, sizeof(l->path), val, why, n);
 	}
 	if (!strcmp(key, "size"))
 		return config_parse_size(val, &l->size, why, n);
 	if (!strcmp(key, "blocksize")) {
 		r = parse_uint(val, &v, why, n);
 		if (r || (v != 512 && v != 4096))
-			return fail(why, n, "'%s' is not 512 or 4096", val);
+			return config_fail(why, n, "'%s' is not 512 or 4096", val);
 		l->block_size = (uint32_t)v;
 		return 0;
 	}
@@ -587,16 +595,18 @@ static int lun_check(const struct tgt_lun *l, char *why, size_t n)
 	uint32_t bs = l->block_size ? l->block_size : 512;
 
 	if (!l->path[0])
-		return fail(why, n, "no path");
+		return config_fail(why, n, "no path");
 	if (l->path[0] != '/')
-		return fail(why, n, "'%s' is not an absolute path", l->path);
+		return config_fail(why, n, "'%s' is not an absolute path", l->path);
 	if (bs != 512 && bs != 4096)
-		return fail(why, n, "block size %u is not 512 or 4096", bs);
+		return config_fail(why, n, "block size %u is not 512 or 4096", bs);
 	if (l->size % bs)
-		return fail(why, n, "size %" PRIu64 " is not a multiple of the block size %u",
-			    l->size, bs);
+		return config_fail(why, n,
+				   "size %" PRIu64 " is not a multiple of the block size %u",
+				   l->size, bs);
 	if (l->size > INT64_MAX)
-		return fail(why, n, "size %" PRIu64 " is beyond the largest file size", l->size);
+		return config_fail(why, n, "size %" PRIu64 " is beyond the largest file size",
+				   l->size);
 	return 0;
 }
 
@@ -608,9 +618,10 @@ static int lun_check_dup(const struct tgt_config *c, unsigned i, char *why, size
 	for (unsigned j = 0; j < i; j++) {
 		/* Two LUNs on one file would corrupt each other's data. */
 		if (!strcmp(l->path, c->luns[j].path))
-			return fail(why, n, "path %s is already LUN %u's", l->path, j);
+			return config_fail(why, n, "path %s is already LUN %u's", l->path, j);
 		if (l->lu_id && l->lu_id == c->luns[j].lu_id)
-			return fail(why, n, "id 0x%016" PRIx64 " is already LUN %u's", l->lu_id, j);
+			return config_fail(why, n, "id 0x%016" PRIx64 " is already LUN %u's",
+					   l->lu_id, j);
 	}
 	return 0;
 }
@@ -632,13 +643,14 @@ static int chap_set_str(char *dst, const char *val, bool secret, char *why, size
 {
 	size_t len = strlen(val);
 
-	if (str_has_ctrl(val))
-		return fail(why, n, "control characters are not allowed");
+	if (config_str_has_ctrl(val))
+		return config_fail(why, n, "control characters are not allowed");
 	if (secret && len < CHAP_SECRET_MIN)
-		return fail(why, n,
-			    "secret is %zu bytes; RFC 7143 9.2.1 requires at least %d (96 bits)",
-			    len, CHAP_SECRET_MIN);
-	return copy_str(dst, TGT_CHAP_MAX, val, why, n);
+		return config_fail(
+			why, n,
+			"secret is %zu bytes; RFC 7143 9.2.1 requires at least %d (96 bits)", len,
+			CHAP_SECRET_MIN);
+	return config_copy_str(dst, TGT_CHAP_MAX, val, why, n);
 }
 
 static int chap_set_key(struct tgt_chap *ch, const char *key, const char *val, char *why, size_t n)
@@ -664,21 +676,23 @@ static int chap_check(struct tgt_chap *ch, char *why, size_t n)
 	if (!ch->enabled)
 		return 0;
 	if (!ch->user[0] || !ch->secret[0])
-		return fail(why, n, "CHAP needs both a user and a secret");
+		return config_fail(why, n, "CHAP needs both a user and a secret");
 	if (strlen(ch->secret) < CHAP_SECRET_MIN)
-		return fail(why, n, "CHAP secret is shorter than %d bytes (RFC 7143 9.2.1)",
-			    CHAP_SECRET_MIN);
+		return config_fail(why, n, "CHAP secret is shorter than %d bytes (RFC 7143 9.2.1)",
+				   CHAP_SECRET_MIN);
 	if (!mu)
 		return 0;
 	if (!ch->mutual_user[0] || !ch->mutual_secret[0])
-		return fail(why, n, "mutual CHAP needs both a mutual user and a mutual secret");
+		return config_fail(why, n,
+				   "mutual CHAP needs both a mutual user and a mutual secret");
 	if (strlen(ch->mutual_secret) < CHAP_SECRET_MIN)
-		return fail(why, n, "mutual CHAP secret is shorter than %d bytes (RFC 7143 9.2.1)",
-			    CHAP_SECRET_MIN);
+		return config_fail(why, n,
+				   "mutual CHAP secret is shorter than %d bytes (RFC 7143 9.2.1)",
+				   CHAP_SECRET_MIN);
 	/* RFC 7143 9.2.1: a secret must not serve to authenticate both directions. */
 	if (!strcmp(ch->secret, ch->mutual_secret))
-		return fail(why, n,
-			    "the mutual secret must differ from the secret (RFC 7143 9.2.1)");
+		return config_fail(
+			why, n, "the mutual secret must differ from the secret (RFC 7143 9.2.1)");
 	return 0;
 }
 
@@ -690,9 +704,9 @@ static int acl_add(struct tgt_config *c, const char *name, char *why, size_t n)
 		return r;
 	for (unsigned i = 0; i < c->nallow; i++)
 		if (!strcmp(c->allow[i], name))
-			return fail(why, n, "%s is already allowed", name);
+			return config_fail(why, n, "%s is already allowed", name);
 	if (c->nallow >= TGT_MAX_ALLOW)
-		return fail(why, n, "more than %d allowed initiators", TGT_MAX_ALLOW);
+		return config_fail(why, n, "more than %d allowed initiators", TGT_MAX_ALLOW);
 	memcpy(c->allow[c->nallow++], name, strlen(name) + 1);
 	return 0;
 }
@@ -730,10 +744,11 @@ static int scalar_check(const struct cfg_scalar *s, uint64_t v, char *why, size_
 	if (s->type == CT_BOOL || (s->zero_ok && v == 0) || (v >= s->min && v <= s->max))
 		return 0;
 	if (s->zero_ok)
-		return fail(why, n, "%" PRIu64 "%s is not 0 (off) or %" PRIu64 "..%" PRIu64 "%s", v,
-			    scalar_unit(s, false), s->min, s->max, scalar_unit(s, false));
-	return fail(why, n, "%" PRIu64 "%s is not in %" PRIu64 "..%" PRIu64 "%s", v,
-		    scalar_unit(s, false), s->min, s->max, scalar_unit(s, false));
+		return config_fail(why, n,
+				   "%" PRIu64 "%s is not 0 (off) or %" PRIu64 "..%" PRIu64 "%s", v,
+				   scalar_unit(s, false), s->min, s->max, scalar_unit(s, false));
+	return config_fail(why, n, "%" PRIu64 "%s is not in %" PRIu64 "..%" PRIu64 "%s", v,
+			   scalar_unit(s, false), s->min, s->max, scalar_unit(s, false));
 }
 
 static int scalar_set(struct tgt_config *c, const struct cfg_scalar *s, const char *val, char *why,
@@ -789,12 +804,12 @@ static int target_set_key(struct tgt_config *c, const char *key, const char *val
 
 	if (!strcmp(key, "iqn")) {
 		r = config_check_name(val, why, n);
-		return r ? r : copy_str(c->iqn, sizeof(c->iqn), val, why, n);
+		return r ? r : config_copy_str(c->iqn, sizeof(c->iqn), val, why, n);
 	}
 	if (!strcmp(key, "alias")) {
-		if (str_has_ctrl(val))
-			return fail(why, n, "control characters are not allowed");
-		return copy_str(c->alias, sizeof(c->alias), val, why, n);
+		if (config_str_has_ctrl(val))
+			return config_fail(why, n, "control characters are not allowed");
+		return config_copy_str(c->alias, sizeof(c->alias), val, why, n);
 	}
 	if (!strcmp(key, "debug"))
 		return config_parse_bool(val, &c->debug, why, n);
@@ -864,7 +879,7 @@ __attribute__((format(printf, 3, 4))) static int ini_fail(struct ini_state *st, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fail(st->err, st->errlen, "%s:%d: %s", st->path, line, msg);
+	config_fail(st->err, st->errlen, "%s:%d: %s", st->path, line, msg);
 	st->failed = true;
 	return -EINVAL;
 }
@@ -880,7 +895,7 @@ static void ini_section_end(struct ini_state *st)
 	switch (st->sec) {
 	case SEC_PORTAL:
 		if (!c->portals[c->nportals - 1].addr[0])
-			r = fail(why, sizeof(why), "no 'address' in this section");
+			r = config_fail(why, sizeof(why), "no 'address' in this section");
 		else
 			r = portal_check_dup(c, c->nportals - 1, why, sizeof(why));
 		break;
@@ -1072,7 +1087,7 @@ int config_load_ini(struct tgt_config *c, const char *path, char *err, size_t er
 	st.f = fopen(path, "r");
 	if (!st.f) {
 		r = -errno;
-		fail(err, errlen, "%s: cannot open: %s", path, strerror(-r));
+		config_fail(err, errlen, "%s: cannot open: %s", path, strerror(-r));
 		return r;
 	}
 	r = ini_parse_tuned(&st);
@@ -1099,15 +1114,16 @@ static const char *opt_name(int val)
 static int args_bad_option(char **argv, int ch, char *err, size_t n)
 {
 	if (ch == ':' && optopt >= 0x100)
-		return fail(err, n, "option '--%s' needs an argument", opt_name(optopt));
+		return config_fail(err, n, "option '--%s' needs an argument", opt_name(optopt));
 	if (ch == ':')
-		return fail(err, n, "option '-%c' needs an argument", optopt);
+		return config_fail(err, n, "option '-%c' needs an argument", optopt);
 	/* "--debug=1" comes back as '?' with optopt 'd' */
 	if (optopt >= 0x100 || (optopt && strchr("dhV", optopt)))
-		return fail(err, n, "option '--%s' takes no argument", opt_name(optopt));
+		return config_fail(err, n, "option '--%s' takes no argument", opt_name(optopt));
 	if (optopt)
-		return fail(err, n, "unknown option '-%c' (see --help)", optopt);
-	return fail(err, n, "unknown or ambiguous option '%s' (see --help)", argv[optind - 1]);
+		return config_fail(err, n, "unknown option '-%c' (see --help)", optopt);
+	return config_fail(err, n, "unknown or ambiguous option '%s' (see --help)",
+			   argv[optind - 1]);
 }
 
 /* First pass: only what decides how to read the rest (-c, --check-config, -h, -V). */
@@ -1122,14 +1138,14 @@ static int args_scan(struct clusterd_opts *o, int argc, char **argv, char *err, 
 			return args_bad_option(argv, ch, err, n);
 		/* "--portal --lun x" would otherwise take "--lun" as the address */
 		if (optarg && !strncmp(optarg, "--", 2))
-			return fail(err, n, "option '%s' needs an argument (got '%s')",
-				    argv[optind - 1] == optarg ? argv[optind - 2]
-							       : argv[optind - 1],
-				    optarg);
+			return config_fail(err, n, "option '%s' needs an argument (got '%s')",
+					   argv[optind - 1] == optarg ? argv[optind - 2]
+								      : argv[optind - 1],
+					   optarg);
 		if (ch == 'c' && o->config_file)
-			return fail(err, n, "-c given twice");
+			return config_fail(err, n, "-c given twice");
 		if (ch == OPT_CHECK_CONFIG && o->check_config)
-			return fail(err, n, "--check-config given twice");
+			return config_fail(err, n, "--check-config given twice");
 		if (ch == 'c')
 			o->config_file = optarg;
 		else if (ch == OPT_CHECK_CONFIG)
@@ -1140,10 +1156,10 @@ static int args_scan(struct clusterd_opts *o, int argc, char **argv, char *err, 
 			o->version = true;
 	}
 	if (optind < argc)
-		return fail(err, n, "unexpected argument '%s' (options start with '-')",
-			    argv[optind]);
+		return config_fail(err, n, "unexpected argument '%s' (options start with '-')",
+				   argv[optind]);
 	if (o->config_file && o->check_config)
-		return fail(err, n, "give either -c FILE or --check-config FILE, not both");
+		return config_fail(err, n, "give either -c FILE or --check-config FILE, not both");
 	return 0;
 }
 
@@ -1155,7 +1171,7 @@ static int args_portal(struct tgt_config *c, char *spec, char *why, size_t n)
 	int r;
 
 	if (c->nportals >= TGT_MAX_PORTALS)
-		return fail(why, n, "more than %d portals", TGT_MAX_PORTALS);
+		return config_fail(why, n, "more than %d portals", TGT_MAX_PORTALS);
 	p = &c->portals[c->nportals];
 	memset(p, 0, sizeof(*p));
 	r = config_parse_portal(strtok_r(spec, ",", &save) ?: "", p, why, n);
@@ -1165,7 +1181,8 @@ static int args_portal(struct tgt_config *c, char *spec, char *why, size_t n)
 			*eq++ = '\0';
 		r = eq ? portal_set_key(p, opt, eq, why, n) : -ENOENT;
 		if (r == -ENOENT || !strcmp(opt, "address"))
-			r = fail(why, n, "unknown option '%s' (known: tpgt=N, rel_port_id=N)", opt);
+			r = config_fail(why, n,
+					"unknown option '%s' (known: tpgt=N, rel_port_id=N)", opt);
 	}
 	if (!r)
 		r = portal_check_dup(c, c->nportals, why, n);
@@ -1182,7 +1199,7 @@ static int args_lun(struct tgt_config *c, char *spec, char *why, size_t n)
 	int r;
 
 	if (c->nluns >= TGT_MAX_LUNS)
-		return fail(why, n, "more than %d LUNs", TGT_MAX_LUNS);
+		return config_fail(why, n, "more than %d LUNs", TGT_MAX_LUNS);
 	l = &c->luns[c->nluns];
 	lun_init(l);
 	r = lun_set_key(l, "path", strtok_r(spec, ",", &save) ?: "", why, n);
@@ -1194,9 +1211,10 @@ static int args_lun(struct tgt_config *c, char *spec, char *why, size_t n)
 			eq = "yes", opt = "read_only";
 		r = eq ? lun_set_key(l, opt, eq, why, n) : -ENOENT;
 		if (r == -ENOENT || !strcmp(opt, "path"))
-			r = fail(why, n,
-				 "unknown option '%s' (known: size=, blocksize=, ro, direct=, id=)",
-				 opt);
+			r = config_fail(
+				why, n,
+				"unknown option '%s' (known: size=, blocksize=, ro, direct=, id=)",
+				opt);
 	}
 	if (!r)
 		r = lun_check(l, why, n);
@@ -1219,12 +1237,12 @@ static int args_chap(struct tgt_chap *ch, char *spec, char *why, size_t n)
 	while (rest && nf < ARRAY_SIZE(keys))
 		field[nf++] = strsep(&rest, ":");
 	if (rest || (nf != 2 && nf != 4))
-		return fail(why, n,
-			    "expected USER:SECRET or USER:SECRET:MUTUAL_USER:MUTUAL_SECRET "
-			    "(a name with ':' must go in the [chap] section of a file)");
+		return config_fail(why, n,
+				   "expected USER:SECRET or USER:SECRET:MUTUAL_USER:MUTUAL_SECRET "
+				   "(a name with ':' must go in the [chap] section of a file)");
 	for (unsigned i = 0; i < nf && !r; i++)
 		r = field[i][0] ? chap_set_key(ch, keys[i], field[i], why, n)
-				: fail(why, n, "empty %s", keys[i]);
+				: config_fail(why, n, "empty %s", keys[i]);
 	return r ? r : chap_check(ch, why, n);
 }
 
@@ -1250,7 +1268,7 @@ static int args_apply_list(struct tgt_config *c, struct args_lists *seen, int ch
 		return acl_add(c, val, why, n);
 	case OPT_CHAP:
 		if (seen->chap)
-			return fail(why, n, "given twice");
+			return config_fail(why, n, "given twice");
 		seen->chap = true;
 		return args_chap(&c->chap, val, why, n);
 	default:
@@ -1276,15 +1294,15 @@ static int args_apply(struct clusterd_opts *o, struct args_lists *seen, int ch, 
 	else if (ch == OPT_ALIAS)
 		r = target_set_key(&o->tgt, "alias", val, why, sizeof(why));
 	else if (ch == OPT_PORTAL || ch == OPT_LUN || ch == OPT_ALLOW || ch == OPT_CHAP)
-		r = copy_str(copy, sizeof(copy), val, why, sizeof(why))
+		r = config_copy_str(copy, sizeof(copy), val, why, sizeof(why))
 			    ?: args_apply_list(&o->tgt, seen, ch, copy, why, sizeof(why));
 	else
 		return 0; /* handled by args_scan */
 	if (!r)
 		return 0;
 	if (ch == OPT_CHAP) /* never echo a secret */
-		return fail(err, n, "--chap: %s", why);
-	return fail(err, n, "--%s '%s': %s", opt_name(ch), val, why);
+		return config_fail(err, n, "--chap: %s", why);
+	return config_fail(err, n, "--%s '%s': %s", opt_name(ch), val, why);
 }
 
 int config_parse_args(struct clusterd_opts *o, int argc, char **argv, char *err, size_t errlen)
@@ -1336,11 +1354,11 @@ static int finalize_scalars(const struct tgt_config *c, char *err, size_t n)
 
 	for (unsigned i = 0; i < SC_COUNT; i++)
 		if (scalar_check(&cfg_scalars[i], scalar_get(c, &cfg_scalars[i]), why, sizeof(why)))
-			return fail(err, n, "%s: %s", cfg_scalars[i].key, why);
+			return config_fail(err, n, "%s: %s", cfg_scalars[i].key, why);
 	/* RFC 7143 13.14 */
 	if (c->iscsi.first_burst > c->iscsi.max_burst)
-		return fail(err, n, "first_burst %u exceeds max_burst %u (RFC 7143 13.14)",
-			    c->iscsi.first_burst, c->iscsi.max_burst);
+		return config_fail(err, n, "first_burst %u exceeds max_burst %u (RFC 7143 13.14)",
+				   c->iscsi.first_burst, c->iscsi.max_burst);
 	return 0;
 }
 
@@ -1359,18 +1377,19 @@ static int finalize_portals(struct tgt_config *c, char *err, size_t n)
 	uint16_t next = 1;
 
 	if (!c->nportals)
-		return fail(err, n,
-			    "no portal to listen on: give --portal ADDR[:PORT] "
-			    "(e.g. --portal 127.0.0.1:3260) or a [portal] section");
+		return config_fail(err, n,
+				   "no portal to listen on: give --portal ADDR[:PORT] "
+				   "(e.g. --portal 127.0.0.1:3260) or a [portal] section");
 	if (c->nportals > TGT_MAX_PORTALS)
-		return fail(err, n, "more than %d portals", TGT_MAX_PORTALS);
+		return config_fail(err, n, "more than %d portals", TGT_MAX_PORTALS);
 	for (unsigned i = 0; i < c->nportals; i++) {
 		struct tgt_portal *p = &c->portals[i];
 
 		portal_format(p, addr, sizeof(addr));
 		if (config_parse_portal(addr, &tmp, why, sizeof(why)) || !p->port ||
 		    portal_check_dup(c, i, why, sizeof(why)))
-			return fail(err, n, "portal %u: %s", i + 1, p->port ? why : "port 0");
+			return config_fail(err, n, "portal %u: %s", i + 1,
+					   p->port ? why : "port 0");
 		if (!p->tpgt)
 			p->tpgt = 1;
 	}
@@ -1388,13 +1407,13 @@ static int finalize_luns(struct tgt_config *c, char *err, size_t n)
 	char why[WHY_MAX];
 
 	if (!c->nluns)
-		return fail(err, n, "no LUN to export: give --lun PATH or a [lun] section");
+		return config_fail(err, n, "no LUN to export: give --lun PATH or a [lun] section");
 	if (c->nluns > TGT_MAX_LUNS)
-		return fail(err, n, "more than %d LUNs", TGT_MAX_LUNS);
+		return config_fail(err, n, "more than %d LUNs", TGT_MAX_LUNS);
 	for (unsigned i = 0; i < c->nluns; i++) {
 		if (lun_check(&c->luns[i], why, sizeof(why)) ||
 		    lun_check_dup(c, i, why, sizeof(why)))
-			return fail(err, n, "LUN %u: %s", i, why);
+			return config_fail(err, n, "LUN %u: %s", i, why);
 		if (!c->luns[i].block_size)
 			c->luns[i].block_size = 512;
 	}
@@ -1404,7 +1423,7 @@ static int finalize_luns(struct tgt_config *c, char *err, size_t n)
 	/* Derived ids can meet explicit ones only by a chance of 2^-64, but check. */
 	for (unsigned i = 0; i < c->nluns; i++)
 		if (lun_check_dup(c, i, why, sizeof(why)))
-			return fail(err, n, "LUN %u: %s", i, why);
+			return config_fail(err, n, "LUN %u: %s", i, why);
 	return 0;
 }
 
@@ -1413,13 +1432,14 @@ static int finalize_access(struct tgt_config *c, char *err, size_t n)
 	char why[WHY_MAX];
 
 	if (chap_check(&c->chap, why, sizeof(why)))
-		return fail(err, n, "%s", why);
+		return config_fail(err, n, "%s", why);
 	for (unsigned i = 0; i < c->nallow; i++) {
 		if (config_check_name(c->allow[i], why, sizeof(why)))
-			return fail(err, n, "allowed initiator '%s': %s", c->allow[i], why);
+			return config_fail(err, n, "allowed initiator '%s': %s", c->allow[i], why);
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(c->allow[i], c->allow[j]))
-				return fail(err, n, "initiator %s is allowed twice", c->allow[i]);
+				return config_fail(err, n, "initiator %s is allowed twice",
+						   c->allow[i]);
 	}
 	return 0;
 }
@@ -1430,14 +1450,14 @@ int config_finalize(struct tgt_config *c, char *err, size_t errlen)
 	int r;
 
 	if (!c->iqn[0])
-		return fail(err, errlen,
-			    "no target name: give --iqn NAME or iqn = NAME in [target]");
+		return config_fail(err, errlen,
+				   "no target name: give --iqn NAME or iqn = NAME in [target]");
 	if (config_check_name(c->iqn, why, sizeof(why)))
-		return fail(err, errlen, "target name '%s': %s", c->iqn, why);
-	if (str_has_ctrl(c->alias))
-		return fail(err, errlen, "alias: control characters are not allowed");
+		return config_fail(err, errlen, "target name '%s': %s", c->iqn, why);
+	if (config_str_has_ctrl(c->alias))
+		return config_fail(err, errlen, "alias: control characters are not allowed");
 	if (c->nallow > TGT_MAX_ALLOW)
-		return fail(err, errlen, "more than %d allowed initiators", TGT_MAX_ALLOW);
+		return config_fail(err, errlen, "more than %d allowed initiators", TGT_MAX_ALLOW);
 	r = finalize_scalars(c, err, errlen);
 	if (!r)
 		r = finalize_portals(c, err, errlen);

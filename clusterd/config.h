@@ -146,4 +146,15 @@ void config_format_size(uint64_t v, char *buf, size_t cap);
 void config_print_tuning(FILE *f, const struct tgt_config *c);
 void config_print_access(FILE *f, const struct tgt_config *c, bool show_secrets);
 
+/*
+ * Shared by the standalone and the cluster parsers. config_fail() formats into
+ * buf (when len > 0) and returns -EINVAL. config_copy_str() copies val into
+ * dst zero-filled (equal configs compare equal byte for byte), or returns
+ * -EINVAL with "longer than N bytes" in why. config_str_has_ctrl(): any
+ * control character. Any thread.
+ */
+int config_fail(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int config_copy_str(char *dst, size_t cap, const char *val, char *why, size_t n);
+bool config_str_has_ctrl(const char *s);
+
 #endif
