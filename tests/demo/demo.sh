@@ -1,5 +1,5 @@
 #!/bin/bash
-# `make demo` / `make demo-down`: a standalone clusterd target on 127.0.0.1
+# `make demo-standalone` / `make demo-standalone-down`: a standalone clusterd target on 127.0.0.1
 # with a 1 GiB LUN, a libiscsi client logging in, and how to go on from there.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -12,7 +12,7 @@ case "${1:-up}" in
 up)
 	mkdir -p "$dir"
 	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-		echo "demo: already running (pid $(cat "$pidfile")); 'make demo-down' stops it"
+		echo "demo: already running (pid $(cat "$pidfile")); 'make demo-standalone-down' stops it"
 		exit 0
 	fi
 	port=$(free_port 3260)
@@ -43,7 +43,7 @@ demo: the target is running (pid $(cat "$pidfile")), log in $dir/clusterd.log
   discovery:     iscsi-ls -s iscsi://127.0.0.1:$port
   copy an image: qemu-img convert -n -f raw -O raw disk.raw $url
   compliance:    iscsi-test-cu -d -t ALL $url
-  stop it:       make demo-down     (SIGTERM: sessions are logged out, in-flight I/O completes)
+  stop it:       make demo-standalone-down  (SIGTERM: sessions are logged out, in-flight I/O completes)
 TXT
 	;;
 down)
