@@ -576,8 +576,9 @@ int reactor_recvmsg(struct reactor *r, struct reactor_op *op, int fd, struct msg
 	return 0;
 }
 
-int reactor_read(struct reactor *r, struct reactor_op *op, int fd, void *buf, size_t len,
-		 uint64_t off, int buf_index)
+/* READ/WRITE and their _FIXED forms (buf_index >= 0: registered region). */
+static int reactor_rw(struct reactor *r, struct reactor_op *op, bool write, int fd, void *buf,
+		      size_t len, uint64_t off, int buf_index)
 {
 	struct io_uring_sqe *sqe;
 	int ret;
@@ -587,31 +588,28 @@ int reactor_read(struct reactor *r, struct reactor_op *op, int fd, void *buf, si
 	ret = reactor_sqe_get(r, &sqe);
 	if (ret)
 		return ret;
-	if (buf_index >= 0)
+	if (buf_index >= 0 && write)
+		io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, off, buf_index);
+	else if (buf_index >= 0)
 		io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)len, off, buf_index);
+	else if (write)
+		io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
 	else
 		io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
 	reactor_sqe_commit(r, sqe, op);
 	return 0;
 }
 
+int reactor_read(struct reactor *r, struct reactor_op *op, int fd, void *buf, size_t len,
+		 uint64_t off, int buf_index)
+{
+	return reactor_rw(r, op, false, fd, buf, len, off, buf_index);
+}
+
 int reactor_write(struct reactor *r, struct reactor_op *op, int fd, const void *buf, size_t len,
 		  uint64_t off, int buf_index)
 {
-	struct io_uring_sqe *sqe;
-	int ret;
-
-	if (len > UINT_MAX)
-		return -EINVAL;
-	ret = reactor_sqe_get(r, &sqe);
-	if (ret)
-		return ret;
-	if (buf_index >= 0)
-		io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, off, buf_index);
-	else
-		io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
-	reactor_sqe_commit(r, sqe, op);
-	return 0;
+	return reactor_rw(r, op, true, fd, (void *)buf, len, off, buf_index);
 }
 
 int reactor_readv(struct reactor *r, struct reactor_op *op, int fd, const struct iovec *iov,
